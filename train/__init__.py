@@ -1,0 +1,1 @@
+"""Model loading, LoRA training and generation-based evaluation."""
