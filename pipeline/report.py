@@ -98,6 +98,15 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
     return head + (" (with uncommitted changes)" if dirty else "")
 
 
+def _value(value) -> str:
+    """A config value as YAML writes it: null, lists comma-separated."""
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def config_knobs(cfg: DictConfig, curricula: list[str]) -> list[str]:
     """The experiment's key settings, one `key = value` line each."""
     def steps(name: str) -> str:
@@ -109,7 +118,7 @@ def config_knobs(cfg: DictConfig, curricula: list[str]) -> list[str]:
     lines = [f"`seed` = {cfg.seed}"]
     for group in ("experiment", "model", "train", "eval", "energy"):
         section = OmegaConf.to_container(cfg[group], resolve=True) if group in cfg else {}
-        lines += [f"`{group}.{k}` = {v}" for k, v in section.items()
+        lines += [f"`{group}.{k}` = {_value(v)}" for k, v in section.items()
                   if not isinstance(v, dict) and k != "path"]
     lines += [f"`curricula.{name}` steps: {steps(name)}" for name in curricula]
     return lines

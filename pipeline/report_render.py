@@ -11,10 +11,15 @@ import html
 import re
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222;
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222;
        line-height: 1.45; padding: 0 1em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: right; vertical-align: top; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 1em 0; }
+.scroll { overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.4em; text-align: right; vertical-align: top; }
+td { white-space: nowrap; }              /* keep "45.0 [41.0, 49.0]" on one line */
+td:nth-last-child(-n+2) { white-space: normal; overflow-wrap: anywhere; text-align: left;
+                          min-width: 8em; }
+th { min-width: 4.5em; }
 th { background: #f2f2f2; text-align: center; }
 td:first-child, th:first-child { text-align: left; }
 code { background: #f4f4f4; padding: 0 0.2em; font-size: 0.92em; }
@@ -67,9 +72,11 @@ def to_html(blocks: list[tuple], title: str) -> str:
             out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
         elif kind == "table":
             head = "".join(f"<th>{_inline(h)}</th>" for h in block[1])
-            body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
-                           for row in block[2])
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            # <wbr>: let `measured:nvml+estimated:tdp` break after its "+" rather than mid-word.
+            body = "".join("<tr>" + "".join(f"<td>{_inline(c).replace('+', '+<wbr>')}</td>"
+                                            for c in row) + "</tr>" for row in block[2])
+            out.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+                       f"<tbody>{body}</tbody></table></div>")
         elif kind == "img":
             data = base64.b64encode(block[2]).decode("ascii")
             caption = _inline(block[1])

@@ -146,7 +146,7 @@ def test_configured_target_and_no_baseline_reaching_it(tmp_path):
 
 def test_html_is_well_formed_with_png_plots(report):
     class Checker(HTMLParser):
-        void = {"meta", "img", "br", "hr", "link", "input"}
+        void = {"meta", "img", "br", "hr", "link", "input", "wbr"}
 
         def __init__(self):
             super().__init__()
