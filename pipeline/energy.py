@@ -149,12 +149,28 @@ def _quiet_zeus() -> Iterator[None]:
         zeus_log.setLevel(level)
 
 
+# Files whose absence rules every Zeus counter out: GPU driver device nodes (NVIDIA, NVIDIA under
+# WSL, AMD ROCm) and the RAPL directories Zeus reads (zeus/device/cpu/rapl.py: host, container).
+COUNTER_HINTS = ("/dev/nvidiactl", "/dev/dxg", "/dev/kfd", "/sys/class/powercap/intel-rapl",
+                 "/zeus_sys/class/powercap/intel-rapl")
+
+
+def counter_hints() -> list[str]:
+    """Those of COUNTER_HINTS that exist on this machine."""
+    return [path for path in COUNTER_HINTS if Path(path).exists()]
+
+
 def probe_counters() -> Counters:
     """Ask Zeus which energy counters exist; build a ZeusMonitor only if one does.
 
-    Probing goes through `zeus.device` (~0.1 s to import); `zeus.monitor` pulls in scikit-learn
-    (~1 s), so it is imported only when there is a counter for it to read.
+    Importing `zeus.device` costs 0.15-0.5 s (it pulls in httpx and rich for its daemon client)
+    and `zeus.monitor` another second (scikit-learn); on a machine without any GPU device node
+    or RAPL directory neither is imported, which keeps the meter's cost per stage negligible.
     """
+    if not counter_hints():
+        return Counters(None, None, None, [
+            "no GPU device node or RAPL directory (" + ", ".join(COUNTER_HINTS)
+            + "): no energy counter to read, Zeus not loaded"])
     with _quiet_zeus():
         from zeus.device import get_cpus, get_gpus
         from zeus.device.exception import ZeusBaseCPUError, ZeusBaseGPUError

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pynvml
 import pytest
+import zeus.device
 import zeus.device.cpu as zeus_cpu
 import zeus.device.gpu as zeus_gpu
 from zeus.device.cpu.common import CPU, CpuDramMeasurement, CPUs
@@ -30,7 +31,8 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def no_counters(monkeypatch):
-    """A machine like ours: neither NVML/AMDSMI nor RAPL (Zeus's own detection, fresh)."""
+    """Neither NVML/AMDSMI nor RAPL, found so by Zeus's own detection (run fresh)."""
+    monkeypatch.setattr(energy, "counter_hints", lambda: ["/dev/test"])  # make the meter ask Zeus
     monkeypatch.setattr(zeus_gpu, "_gpus", None)
     monkeypatch.setattr(zeus_gpu, "nvml_is_available", lambda: False)
     monkeypatch.setattr(zeus_gpu, "amdsmi_is_available", lambda: False)
@@ -64,6 +66,7 @@ class FakeNvml:
         }
         for name, fn in calls.items():
             monkeypatch.setattr(pynvml, name, fn)
+        monkeypatch.setattr(energy, "counter_hints", lambda: ["/dev/nvidiactl"])
         monkeypatch.setattr(zeus_gpu, "_gpus", None)
         monkeypatch.setattr(zeus_gpu, "nvml_is_available", lambda: True)
         monkeypatch.delenv("ZEUSD_SOCK_PATH", raising=False)
@@ -168,6 +171,16 @@ def test_nvml_path_respects_cuda_visible_devices(monkeypatch, clock):
     assert m.components["cpu"]["energy_j"] == pytest.approx(6.0)
     assert m.energy_j == pytest.approx(40.0 + 6.0)
     assert m.energy_source == "measured:nvml+estimated:tdp"
+
+
+def test_without_device_nodes_zeus_is_not_loaded(monkeypatch, clock):
+    monkeypatch.setattr(energy, "counter_hints", lambda: [])
+    monkeypatch.setattr(zeus.device, "get_gpus", lambda: pytest.fail("Zeus was probed"))
+    meter = meter_from_config(compose().energy)
+    meter.begin("x")
+    clock.cpu += 1.0
+    m = meter.end("x")
+    assert m.energy_source == "estimated:tdp" and "Zeus not loaded" in m.detail["counters"][0]
 
 
 def test_nested_and_overlapping_windows_with_nvml(monkeypatch, clock):
