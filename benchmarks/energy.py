@@ -116,9 +116,12 @@ def main() -> None:
             fn()
             times.append(time.perf_counter() - t)
     b, m = min(timings[bare_run]), min(timings[metered_run])
+    noise = (max(timings[bare_run]) - b) / b * 100
+    expected = 100 * (begin_us + end_us + read_us) / 1e6
     print(f"\nend to end, 100 segment windows + 100 reads over {b:.2f} s of work: "
-          f"bare {b:.3f} s, metered {m:.3f} s, difference {(m - b) / b * 100:+.2f} % "
-          "(timing noise on a shared machine is about 1%)")
+          f"bare {b:.3f} s, metered {m:.3f} s, difference {(m - b) / b * 100:+.2f} %")
+    print(f"  spread of the bare runs (timing noise): {noise:.2f} %; cost the per-call figures "
+          f"predict: {expected * 1e3:.2f} ms = {expected / b * 100:.3f} %")
     for seconds in (10, 60, 600):
         print(f"  one-time setup + begin/end + 10 reads vs a {seconds:4d} s stage: "
               f"{cost_s(10) / seconds * 100:.3f} %")
