@@ -27,8 +27,9 @@ from pipeline.report_plots import energy_by_stage, f1_curves
 from pipeline.report_render import markdown, to_html
 from pipeline.stage import stage_run
 
-TABLE_HEADER = ["curriculum", "tokens", "training energy (kJ)", "data energy (kJ)",
-                "total energy (kJ)", "F1 [95% CI]", "EM [95% CI]", "kJ per F1 point over base",
+TABLE_HEADER = ["curriculum", "tokens", "training FLOPs", "training energy (kJ)",
+                "data energy (kJ)", "total energy (kJ)", "F1 [95% CI]", "EM [95% CI]",
+                "kJ per F1 point over base",
                 "energy to target F1 (kJ)", "energy to target vs baselines", "energy source"]
 
 
@@ -39,7 +40,7 @@ def _score(value: float, ci: list) -> str:
 def results_table(figures: Figures) -> list[list[str]]:
     """The rows of the main table: the base model first, then every curriculum."""
     base = figures.base
-    rows = [["base model (no adapter)", "0", "0.000", "0.000", "0.000",
+    rows = [["base model (no adapter)", "0", "0", "0.000", "0.000", "0.000",
              _score(base.f1, figures.base_ci95["f1"]), _score(base.em, figures.base_ci95["em"]),
              "-", "reached" if base.f1 >= figures.target_f1 else "not reached", "-", "-"]]
     for r in figures.rows:
@@ -51,7 +52,8 @@ def results_table(figures: Figures) -> list[list[str]]:
         source = r.total_source if r.training_source == r.data_source else \
             f"training {r.training_source}; data {r.data_source}"
         rows.append([
-            f"{r.name} (baseline)" if r.baseline else r.name, str(r.tokens), kj(r.training_j),
+            f"{r.name} (baseline)" if r.baseline else r.name, str(r.tokens),
+            f"{r.training_flops:.3g}", kj(r.training_j),
             kj(r.data_j), kj(r.total_j), _score(r.f1, r.f1_ci95), _score(r.em, r.em_ci95),
             kj(r.j_per_f1_point) if r.j_per_f1_point is not None else "no gain",
             to_target, ratios, source])
@@ -146,10 +148,12 @@ def build_document(cfg: DictConfig, metrics: Metrics, figures: Figures,
         ("table", TABLE_HEADER, results_table(figures)),
         ("p", "Energies in kJ. Data energy = (prepare + rewrite energy) x share + the "
               "curriculum's own curate energy, share = min(1, records it trains on / records "
-              "rewrite made). Total = data + training. Energy to target = cumulative training "
-              "energy at the first evaluated checkpoint whose F1 reaches the target; vs "
-              "baselines = that energy / the baseline's. kJ per F1 point = total energy / "
-              "(F1 - base model F1). Evaluation energy is charged to no curriculum."),
+              "rewrite made). Total = data + training. Training FLOPs: counted from parameters "
+              "and tokens (`pipeline/flops.py`), a cost independent of the hardware. Energy to "
+              "target = cumulative training energy at the first evaluated checkpoint whose F1 "
+              "reaches the target; vs baselines = that energy / the baseline's. kJ per F1 "
+              "point = total energy / (F1 - base model F1). Evaluation energy is charged to "
+              "no curriculum."),
         ("h2", "Synthesis payback"),
         ("ul", figures.payback or ["no curated (non-baseline) curriculum in this experiment"]),
         ("h2", "Plots"),
@@ -193,7 +197,8 @@ def summary(figures: Figures) -> dict:
     out = {"target_f1": figures.target_f1, "target_basis": figures.target_basis,
            "base": {"f1": figures.base.f1, "em": figures.base.em}, "curricula": {}}
     for r in figures.rows:
-        entry = {"f1": r.f1, "em": r.em, "tokens": r.tokens, "training_energy_j": r.training_j,
+        entry = {"f1": r.f1, "em": r.em, "tokens": r.tokens, "training_flops": r.training_flops,
+                 "training_energy_j": r.training_j,
                  "data_energy_j": r.data_j, "total_energy_j": r.total_j,
                  "energy_source": r.total_source, "baseline": r.baseline,
                  "reached_target": r.energy_to_target_j is not None}

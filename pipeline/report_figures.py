@@ -73,6 +73,7 @@ class Row:
     name: str
     baseline: bool
     tokens: int
+    training_flops: int          # counted from parameters and tokens (pipeline/flops.py)
     training_j: float
     training_source: str
     data_j: float
@@ -147,6 +148,7 @@ def compute(metrics: Metrics, curricula: list[str], baselines: list[str],
         rows.append(Row(
             name=name, baseline=name in baselines,
             tokens=int(max(int(c["tokens"]) for c in train_points)),
+            training_flops=int(max(int(c.get("flops") or 0) for c in train_points)),
             training_j=float(metrics.get(train_label, "energy_j")),
             training_source=metrics.get(train_label, "energy_source"),
             data_j=shared_j * share + curate_j,

@@ -49,7 +49,8 @@ def write_metrics(root, train_sources: dict | None = None) -> None:
     for name, (records, curate_j, train_j, points) in CURRICULA.items():
         write_json(root / "curate" / f"{name}.json", stage_file(curate_j, records_out=records))
         train_cks = [{"name": ck, "fraction": tokens / 1000, "tokens": tokens, "energy_j": e,
-                      "energy_source": "estimated:tdp", "time_s": 1.0, "flops": 1,
+                      "energy_source": "estimated:tdp", "time_s": 1.0,
+                      "flops": tokens * 540_000_000,
                       "path": f"{name}/{ck}"} for ck, tokens, e, _, _ in points]
         source = (train_sources or {}).get(name, "estimated:tdp")
         write_json(root / "train" / f"{name}.json",
@@ -95,6 +96,7 @@ def test_table_matches_the_metrics_files(report):
     assert list(next(iter(rows.values()))) == TABLE_HEADER
     curated = rows["curated"]
     assert curated["tokens"] == "1000"
+    assert curated["training FLOPs"] == "5.4e+11"         # final checkpoint: 1000 * 5.4e8
     assert float(curated["training energy (kJ)"]) == pytest.approx(5.000)
     # data = (prepare 100 J + rewrite 900 J) * 200/1000 records + curate 30 J = 230 J
     assert float(curated["data energy (kJ)"]) == pytest.approx(0.230)
