@@ -40,7 +40,7 @@ def _score(value: float, ci: list) -> str:
 def results_table(figures: Figures) -> list[list[str]]:
     """The rows of the main table: the base model first, then every curriculum."""
     base = figures.base
-    rows = [["base model (no adapter)", "0", "0", "0.000", "0.000", "0.000",
+    rows = [["base model", "0", "0", "0.000", "0.000", "0.000",
              _score(base.f1, figures.base_ci95["f1"]), _score(base.em, figures.base_ci95["em"]),
              "-", "reached" if base.f1 >= figures.target_f1 else "not reached", "-", "-"]]
     for r in figures.rows:

@@ -17,8 +17,8 @@ table { border-collapse: collapse; font-size: 0.8em; margin: 1em 0; }
 .scroll { overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.4em; text-align: right; vertical-align: top; }
 td { white-space: nowrap; }              /* keep "45.0 [41.0, 49.0]" on one line */
-td:nth-last-child(-n+2) { white-space: normal; overflow-wrap: anywhere; text-align: left;
-                          min-width: 8em; }
+td:nth-last-child(-n+3) { white-space: normal; min-width: 6em; }
+td:nth-last-child(-n+2) { overflow-wrap: anywhere; text-align: left; }
 th { min-width: 4.5em; }
 th { background: #f2f2f2; text-align: center; }
 td:first-child, th:first-child { text-align: left; }

@@ -107,7 +107,7 @@ def test_table_matches_the_metrics_files(report):
     assert float(curated["kJ per F1 point over base"]) == pytest.approx(5230 / 25 / 1000, abs=1e-3)
     raw = rows["raw (baseline)"]
     assert float(raw["data energy (kJ)"]) == pytest.approx((1000 * 0.4 + 5) / 1000)
-    assert rows["base model (no adapter)"]["F1 [95% CI]"] == "20.0 [15.0, 25.0]"
+    assert rows["base model"]["F1 [95% CI]"] == "20.0 [15.0, 25.0]"
     summary = report["metrics"]["curricula"]
     assert summary["curated"]["total_energy_j"] == pytest.approx(5230.0)
     assert summary["raw"]["f1"] == 35.0 and summary["synthetic_all"]["em"] == 27.0
