@@ -117,6 +117,9 @@ def _curve(metrics: Metrics, label: str) -> list[Point]:
                         float(c["em"])) for c in checkpoints]
     except KeyError as exc:
         raise JouleError(f"a checkpoint in {metrics.paths[label]} has no {exc.args[0]!r}") from exc
+    except (TypeError, ValueError) as exc:
+        raise JouleError(f"a checkpoint in {metrics.paths[label]} has a non-numeric figure: "
+                         f"{exc}") from exc
     return sorted(points, key=lambda p: (p.tokens, p.energy_j))
 
 
