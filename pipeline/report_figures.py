@@ -1,0 +1,235 @@
+"""The report's figures, computed from the stages' metrics files. Units: joules, tokens, F1 0-100.
+
+Rules (stated in the report too):
+- data energy of a curriculum = (prepare + rewrite energy) * share + its own curate energy,
+  share = min(1, records it trains on / records rewrite made): every record made is charged the
+  same average cost, and a curriculum that repeats records is charged at most all of them. The
+  base_model stage (shared by every model, the base model included) is charged to none.
+- training energy = the train stage's energy (model loading included); total = data + training.
+  Evaluation energy is shown per stage but charged to no curriculum: it measures, it does not make.
+- energy to target = the cumulative training energy of the first evaluated checkpoint whose F1
+  reaches the target F1; target = `experiment.target_f1`, or the best F1 any baseline curriculum
+  (`experiment.baselines`) reached at any checkpoint.
+- joules per F1 point = total energy / (F1 - base model F1), when F1 exceeds the base model's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import JouleError
+from pipeline.io import read_json
+
+# Equal F1s compare equal although computed in different files (floating point sums).
+_F1_TOLERANCE = 1e-9
+
+
+@dataclass
+class Metrics:
+    """Every metrics file the report reads, by label ("prepare", "train/raw", ...), and its path."""
+
+    files: dict[str, dict]
+    paths: dict[str, Path]
+
+    def get(self, label: str, key: str):
+        data = self.files[label]
+        if key not in data or data[key] is None:
+            raise JouleError(f"{self.paths[label]} has no {key!r} (written by an older stage?)")
+        return data[key]
+
+
+def load_metrics(metrics_dir: str | Path, curricula: list[str]) -> Metrics:
+    """Read prepare, rewrite, base_model, eval/base and curate/train/eval of every curriculum."""
+    metrics_dir = Path(metrics_dir)
+    labels = ["prepare", "rewrite", "base_model", "eval/base"]
+    for name in curricula:
+        labels += [f"curate/{name}", f"train/{name}", f"eval/{name}"]
+    paths = {label: metrics_dir / f"{label}.json" for label in labels}
+    return Metrics({label: read_json(path) for label, path in paths.items()}, paths)
+
+
+def combine_sources(*sources: str) -> str:
+    """The label of a sum of figures: its distinct parts, e.g. `measured:nvml+estimated:tdp`."""
+    parts = [p for s in sources for p in s.split("+")]
+    return "+".join(dict.fromkeys(parts))
+
+
+@dataclass
+class Point:
+    """One evaluated checkpoint: tokens trained on, cumulative training energy (J), scores."""
+
+    name: str
+    tokens: int
+    energy_j: float
+    f1: float
+    em: float
+
+
+@dataclass
+class Row:
+    """One curriculum's line of the table."""
+
+    name: str
+    baseline: bool
+    tokens: int
+    training_flops: int          # counted from parameters and tokens (pipeline/flops.py)
+    training_j: float
+    training_source: str
+    data_j: float
+    data_source: str
+    data_parts: dict             # prepare_share_j, rewrite_share_j, curate_j, share
+    f1: float
+    em: float
+    f1_ci95: list
+    em_ci95: list
+    curve: list[Point]
+    j_per_f1_point: float | None = None      # None: no gain over the base model
+    energy_to_target_j: float | None = None  # None: target not reached
+    target_checkpoint: str | None = None
+    ratio_to_baselines: dict = field(default_factory=dict)
+
+    @property
+    def total_j(self) -> float:
+        return self.training_j + self.data_j
+
+    @property
+    def total_source(self) -> str:
+        return combine_sources(self.training_source, self.data_source)
+
+
+@dataclass
+class Figures:
+    base: Point
+    base_ci95: dict
+    rows: list[Row]
+    target_f1: float
+    target_basis: str
+    payback: list[str]
+
+
+def _curve(metrics: Metrics, label: str) -> list[Point]:
+    checkpoints = metrics.get(label, "checkpoints")
+    if not checkpoints:
+        raise JouleError(f"{metrics.paths[label]} lists no checkpoints")
+    try:
+        points = [Point(c["name"], int(c["tokens"]), float(c["energy_j"]), float(c["f1"]),
+                        float(c["em"])) for c in checkpoints]
+    except KeyError as exc:
+        raise JouleError(f"a checkpoint in {metrics.paths[label]} has no {exc.args[0]!r}") from exc
+    except (TypeError, ValueError) as exc:
+        raise JouleError(f"a checkpoint in {metrics.paths[label]} has a non-numeric figure: "
+                         f"{exc}") from exc
+    return sorted(points, key=lambda p: (p.tokens, p.energy_j))
+
+
+def compute(metrics: Metrics, curricula: list[str], baselines: list[str],
+            target_f1: float | None) -> Figures:
+    """The table, energy to target and payback lines of the report."""
+    unknown = [b for b in baselines if b not in curricula]
+    if not baselines or unknown:
+        raise JouleError(f"config key 'experiment.baselines' must name curricula of the "
+                         f"experiment ({', '.join(curricula)}); got {list(baselines)}")
+    made = metrics.get("rewrite", "records")
+    records_made = sum(int(n) for n in made.values())
+    if records_made <= 0:
+        raise JouleError(f"{metrics.paths['rewrite']} says no records were made")
+    shared_j = metrics.get("prepare", "energy_j") + metrics.get("rewrite", "energy_j")
+    shared_source = combine_sources(metrics.get("prepare", "energy_source"),
+                                    metrics.get("rewrite", "energy_source"))
+    base = Point("base", 0, 0.0, float(metrics.get("eval/base", "f1")),
+                 float(metrics.get("eval/base", "em")))
+
+    rows = []
+    for name in curricula:
+        share = min(1.0, int(metrics.get(f"curate/{name}", "records_out")) / records_made)
+        curate_j = float(metrics.get(f"curate/{name}", "energy_j"))
+        train_label, eval_label = f"train/{name}", f"eval/{name}"
+        train_points = metrics.get(train_label, "checkpoints")
+        if not train_points:
+            raise JouleError(f"{metrics.paths[train_label]} lists no checkpoints")
+        rows.append(Row(
+            name=name, baseline=name in baselines,
+            tokens=int(max(int(c["tokens"]) for c in train_points)),
+            training_flops=int(max(int(c.get("flops") or 0) for c in train_points)),
+            training_j=float(metrics.get(train_label, "energy_j")),
+            training_source=metrics.get(train_label, "energy_source"),
+            data_j=shared_j * share + curate_j,
+            data_source=combine_sources(shared_source,
+                                        metrics.get(f"curate/{name}", "energy_source")),
+            data_parts={"share": share,
+                        "prepare_share_j": metrics.get("prepare", "energy_j") * share,
+                        "rewrite_share_j": metrics.get("rewrite", "energy_j") * share,
+                        "curate_j": curate_j},
+            f1=float(metrics.get(eval_label, "f1")), em=float(metrics.get(eval_label, "em")),
+            f1_ci95=list(metrics.get(eval_label, "f1_ci95")),
+            em_ci95=list(metrics.get(eval_label, "em_ci95")),
+            curve=_curve(metrics, eval_label)))
+
+    by_name = {row.name: row for row in rows}
+    if target_f1 is None:
+        best = max((p for b in baselines for p in by_name[b].curve), key=lambda p: p.f1)
+        owner = next(b for b in baselines if best in by_name[b].curve)
+        target_f1 = best.f1
+        basis = (f"best F1 of the uncurated baselines ({', '.join(baselines)}): {owner} at "
+                 f"checkpoint {best.name}")
+    else:
+        target_f1 = float(target_f1)
+        basis = "configured (experiment.target_f1)"
+
+    for row in rows:
+        gain = row.f1 - base.f1
+        row.j_per_f1_point = row.total_j / gain if gain > 0 else None
+        reached = next((p for p in row.curve if p.f1 >= target_f1 - _F1_TOLERANCE), None)
+        if reached:
+            row.energy_to_target_j, row.target_checkpoint = reached.energy_j, reached.name
+    for row in rows:
+        for b in baselines:
+            other = by_name[b]
+            if b != row.name and row.energy_to_target_j is not None \
+                    and other.energy_to_target_j:
+                row.ratio_to_baselines[b] = row.energy_to_target_j / other.energy_to_target_j
+
+    return Figures(base=base, base_ci95={"f1": list(metrics.get("eval/base", "f1_ci95")),
+                                         "em": list(metrics.get("eval/base", "em_ci95"))},
+                   rows=rows, target_f1=target_f1, target_basis=basis,
+                   payback=payback_lines(rows, baselines))
+
+
+def payback_lines(rows: list[Row], baselines: list[str]) -> list[str]:
+    """Synthesis payback per curated curriculum: energy making its data vs training energy saved.
+
+    Saved = energy to target of the cheapest baseline that reached the target, minus the
+    curriculum's own energy to target.
+    """
+    reached = [r for r in rows if r.baseline and r.energy_to_target_j is not None]
+    ref = min(reached, key=lambda r: r.energy_to_target_j) if reached else None
+    lines = []
+    for row in rows:
+        if row.baseline:
+            continue
+        spent = f"making its data cost {kj(row.data_j)} kJ"
+        if row.energy_to_target_j is None:
+            lines.append(f"{row.name}: {spent}; it did not reach the target F1, so it saved no "
+                         "training energy: no payback.")
+        elif ref is None:
+            lines.append(f"{row.name}: {spent}; no baseline reached the target F1, so there is "
+                         "no saving to compare with.")
+        else:
+            saved = ref.energy_to_target_j - row.energy_to_target_j
+            versus = (f"{kj(row.energy_to_target_j)} kJ of training to reach the target vs "
+                      f"{kj(ref.energy_to_target_j)} kJ for {ref.name}")
+            if saved > 0:
+                lines.append(f"{row.name}: {spent}; it saved {kj(saved)} kJ of training energy "
+                             f"({versus}): the saving repays {saved / row.data_j:.2f}x the cost "
+                             f"of making the data." if row.data_j > 0 else
+                             f"{row.name}: it saved {kj(saved)} kJ ({versus}) at no data cost.")
+            else:
+                lines.append(f"{row.name}: {spent}; it saved no training energy ({versus}): "
+                             "no payback.")
+    return lines
+
+
+def kj(joules: float) -> str:
+    """Joules as kJ with 3 decimals, the unit of every energy figure in the report."""
+    return f"{joules / 1000:.3f}"

@@ -1,0 +1,229 @@
+"""The report stage: its figures match hand-written fixture metrics, its files are well formed."""
+
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from pipeline.config import compose
+from pipeline.errors import JouleError
+from pipeline.io import write_json
+from pipeline.report import TABLE_HEADER, main
+
+ESTIMATE = {"components": {"cpu": {"energy_j": 0.0, "source": "estimated:tdp",
+                                   "cpu_time_s": 2.0, "watts_per_core": 5.0,
+                                   "basis": "fallback: CPU model 'AMD EPYC' is not in the TDP "
+                                            "table"}},
+            "detail": {"counters": ["GPU: no counter (test)", "CPU: no RAPL counter (test)"]}}
+
+# curriculum -> (records_out, curate J, train J, [(checkpoint, tokens, cumulative J, F1, EM)])
+CURRICULA = {
+    "curated": (200, 30.0, 5000.0, [("ckpt-050", 500, 1500.0, 42.0, 30.0),
+                                     ("ckpt-100", 1000, 3000.0, 45.0, 33.0)]),
+    "raw": (400, 5.0, 5200.0, [("ckpt-050", 500, 2000.0, 30.0, 20.0),
+                               ("ckpt-100", 1000, 4000.0, 35.0, 25.0)]),
+    "synthetic_all": (600, 10.0, 5100.0, [("ckpt-050", 500, 2500.0, 40.0, 28.0),
+                                          ("ckpt-100", 1000, 5000.0, 38.0, 27.0)]),
+}
+
+
+def stage_file(energy_j: float, source: str = "estimated:tdp", **extra) -> dict:
+    return {"time_s": 10.0, "energy_j": energy_j, "energy_source": source, "energy": ESTIMATE,
+            **extra}
+
+
+def write_metrics(root, train_sources: dict | None = None) -> None:
+    """Metrics files of prepare, rewrite, base_model, the base model's eval and 3 curricula."""
+    write_json(root / "prepare.json", stage_file(100.0, pages=10))
+    write_json(root / "rewrite.json", stage_file(900.0, records={"qa_extractive": 600,
+                                                                  "raw": 400}))
+    write_json(root / "base_model.json", stage_file(50.0))
+    base_ck = {"name": "base", "tokens": 0, "energy_j": 0, "f1": 20.0, "em": 10.0,
+               "f1_ci95": [15.0, 25.0], "em_ci95": [5.0, 15.0]}
+    write_json(root / "eval" / "base.json",
+               stage_file(40.0, f1=20.0, em=10.0, n=100, f1_ci95=[15.0, 25.0],
+                          em_ci95=[5.0, 15.0], checkpoints=[base_ck]))
+    for name, (records, curate_j, train_j, points) in CURRICULA.items():
+        write_json(root / "curate" / f"{name}.json", stage_file(curate_j, records_out=records))
+        train_cks = [{"name": ck, "fraction": tokens / 1000, "tokens": tokens, "energy_j": e,
+                      "energy_source": "estimated:tdp", "time_s": 1.0,
+                      "flops": tokens * 540_000_000,
+                      "path": f"{name}/{ck}"} for ck, tokens, e, _, _ in points]
+        source = (train_sources or {}).get(name, "estimated:tdp")
+        write_json(root / "train" / f"{name}.json",
+                   stage_file(train_j, source, checkpoints=train_cks, final=points[-1][0]))
+        eval_cks = [{"name": ck, "tokens": tokens, "energy_j": e, "f1": f1, "em": em,
+                     "f1_ci95": [f1 - 4, f1 + 4], "em_ci95": [em - 4, em + 4]}
+                    for ck, tokens, e, f1, em in points]
+        final = eval_cks[-1]
+        write_json(root / "eval" / f"{name}.json",
+                   stage_file(60.0, f1=final["f1"], em=final["em"], n=100,
+                              f1_ci95=final["f1_ci95"], em_ci95=final["em_ci95"],
+                              checkpoints=eval_cks))
+
+
+def config(tmp_path, *overrides):
+    return compose([f"metrics_dir={tmp_path / 'metrics'}", "~curricula.curated_shuffled",
+                    *overrides])
+
+
+def table(md: str, heading: str = "## Results") -> dict[str, dict[str, str]]:
+    """The first Markdown table after `heading`, as {first cell: {column: cell}}."""
+    lines = md.split(heading, 1)[1].strip().splitlines()
+    end = next((i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))
+    rows = lines[:end]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    out = {}
+    for line in rows[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        out[cells[0]] = dict(zip(header, cells, strict=True))
+    return out
+
+
+@pytest.fixture
+def report(tmp_path):
+    write_metrics(tmp_path / "metrics")
+    metrics = main(config(tmp_path), reports_dir=tmp_path / "reports")
+    return {"metrics": metrics, "md": (tmp_path / "reports" / "report.md").read_text(),
+            "html": (tmp_path / "reports" / "report.html").read_text(), "dir": tmp_path}
+
+
+def test_table_matches_the_metrics_files(report):
+    rows = table(report["md"])
+    assert list(next(iter(rows.values()))) == TABLE_HEADER
+    curated = rows["curated"]
+    assert curated["tokens"] == "1000"
+    assert curated["training FLOPs"] == "5.4e+11"         # final checkpoint: 1000 * 5.4e8
+    assert float(curated["training energy (kJ)"]) == pytest.approx(5.000)
+    # data = (prepare 100 J + rewrite 900 J) * 200/1000 records + curate 30 J = 230 J
+    assert float(curated["data energy (kJ)"]) == pytest.approx(0.230)
+    assert float(curated["total energy (kJ)"]) == pytest.approx(5.230)
+    assert curated["F1 [95% CI]"] == "45.0 [41.0, 49.0]"
+    assert curated["EM [95% CI]"] == "33.0 [29.0, 37.0]"
+    # 5230 J / (45 - 20) F1 points
+    assert float(curated["kJ per F1 point over base"]) == pytest.approx(5230 / 25 / 1000, abs=1e-3)
+    raw = rows["raw (baseline)"]
+    assert float(raw["data energy (kJ)"]) == pytest.approx((1000 * 0.4 + 5) / 1000)
+    assert rows["base model"]["F1 [95% CI]"] == "20.0 [15.0, 25.0]"
+    summary = report["metrics"]["curricula"]
+    assert summary["curated"]["total_energy_j"] == pytest.approx(5230.0)
+    assert summary["raw"]["f1"] == 35.0 and summary["synthetic_all"]["em"] == 27.0
+    written = json.loads((report["dir"] / "metrics" / "report.json").read_text())
+    assert written["curricula"] == json.loads(json.dumps(summary))
+    assert written["energy_source"] == "estimated:tdp" and written["energy_j"] >= 0
+
+
+def test_energy_to_target_hand_worked(report):
+    # Target: best F1 of the baselines = synthetic_all's 40.0 at ckpt-050 (raw peaks at 35).
+    rows = table(report["md"])
+    assert report["metrics"]["target_f1"] == 40.0
+    assert "synthetic_all at checkpoint ckpt-050" in report["metrics"]["target_basis"]
+    # curated first reaches 40 at ckpt-050 (42.0), after 1500 J of training.
+    assert rows["curated"]["energy to target F1 (kJ)"] == "1.500 (at ckpt-050)"
+    assert rows["synthetic_all (baseline)"]["energy to target F1 (kJ)"] == "2.500 (at ckpt-050)"
+    assert rows["raw (baseline)"]["energy to target F1 (kJ)"] == "not reached"
+    assert rows["curated"]["energy to target vs baselines"] == "0.60x synthetic_all"
+    summary = report["metrics"]["curricula"]
+    assert summary["curated"]["energy_to_target_ratio"] == {"synthetic_all": pytest.approx(0.6)}
+    assert summary["raw"]["reached_target"] is False and "energy_to_target_j" not in summary["raw"]
+    # Payback: 2500 - 1500 = 1000 J saved for 230 J of data making.
+    payback = report["md"].split("## Synthesis payback", 1)[1].split("##", 1)[0]
+    assert "saved 1.000 kJ" in payback and "4.35x" in payback
+
+
+def test_configured_target_and_no_baseline_reaching_it(tmp_path):
+    write_metrics(tmp_path / "metrics")
+    metrics = main(config(tmp_path, "experiment.target_f1=44"),
+                   reports_dir=tmp_path / "reports")
+    md = (tmp_path / "reports" / "report.md").read_text()
+    rows = table(md)
+    assert rows["curated"]["energy to target F1 (kJ)"] == "3.000 (at ckpt-100)"
+    assert rows["curated"]["energy to target vs baselines"] == "-"
+    assert metrics["target_basis"] == "configured (experiment.target_f1)"
+    assert "no baseline reached the target F1" in md
+
+
+def test_html_is_well_formed_with_png_plots(report):
+    class Checker(HTMLParser):
+        void = {"meta", "img", "br", "hr", "link", "input", "wbr"}
+
+        def __init__(self):
+            super().__init__()
+            self.stack, self.images, self.errors = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+            elif tag not in self.void:
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            if not self.stack or self.stack.pop() != tag:
+                self.errors.append(tag)
+
+    checker = Checker()
+    checker.feed(report["html"])
+    checker.close()
+    assert report["html"].startswith("<!DOCTYPE html>")
+    assert checker.errors == [] and checker.stack == []
+    assert len(checker.images) == 3
+    for src in checker.images:
+        prefix = "data:image/png;base64,"
+        assert src.startswith(prefix)
+        png = base64.b64decode(src[len(prefix):], validate=True)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    assert "http://" not in report["html"] and "https://" not in report["html"]
+
+
+def test_plots_json_rows(report):
+    rows = json.loads((report["dir"] / "metrics" / "plots" / "f1_vs_energy.json").read_text())
+    assert rows[0] == {"curriculum": "base", "checkpoint": "base", "energy_j": 0.0, "tokens": 0,
+                       "f1": 20.0}
+    assert len(rows) == 1 + sum(len(c[3]) for c in CURRICULA.values())
+    assert {"curriculum": "curated", "checkpoint": "ckpt-100", "energy_j": 3000.0,
+            "tokens": 1000, "f1": 45.0} in rows
+    assert all(set(r) == {"curriculum", "checkpoint", "energy_j", "tokens", "f1"} for r in rows)
+
+
+def test_estimates_are_labelled_with_their_formula(report):
+    md = report["md"]
+    assert "Every energy figure in this report is an estimate" in md
+    assert "energy_j = cpu_time_s * cpu_tdp_w / cpu_package_cores" in md
+    assert "fallback: CPU model 'AMD EPYC'" in md
+    stages = table(md, "## Energy by stage: measured or estimated")
+    assert set(stages) >= {"prepare", "rewrite", "base_model", "eval/base", "train/curated"}
+    assert all(s["source"] == "estimated:tdp" for s in stages.values())
+    assert stages["train/curated"]["how"] == "cpu: 2.0 CPU s x 5 W/core"
+    assert "Git commit:" in md and "SmolLM2-135M-Instruct" in md
+
+
+def test_mixed_sources_are_spelled_out(tmp_path):
+    write_metrics(tmp_path / "metrics", {"curated": "measured:nvml+estimated:tdp"})
+    main(config(tmp_path), reports_dir=tmp_path / "reports")
+    rows = table((tmp_path / "reports" / "report.md").read_text())
+    assert rows["curated"]["energy source"] == \
+        "training measured:nvml+estimated:tdp; data estimated:tdp"
+    assert rows["raw (baseline)"]["energy source"] == "estimated:tdp"
+
+
+def test_missing_metrics_file_is_named(tmp_path):
+    write_metrics(tmp_path / "metrics")
+    (tmp_path / "metrics" / "train" / "raw.json").unlink()
+    with pytest.raises(JouleError, match="train/raw.json"):
+        main(config(tmp_path), reports_dir=tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()
+    assert not (tmp_path / "metrics" / "report.json").exists()
+
+
+def test_bad_baselines_and_missing_keys_are_named(tmp_path):
+    write_metrics(tmp_path / "metrics")
+    with pytest.raises(JouleError, match="experiment.baselines"):
+        main(config(tmp_path, "experiment.baselines=[nope]"), reports_dir=tmp_path / "r")
+    data = json.loads((tmp_path / "metrics" / "curate" / "raw.json").read_text())
+    del data["records_out"]
+    write_json(tmp_path / "metrics" / "curate" / "raw.json", data)
+    with pytest.raises(JouleError, match=r"curate/raw.json has no 'records_out'"):
+        main(config(tmp_path), reports_dir=tmp_path / "r")
