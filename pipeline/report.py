@@ -4,7 +4,7 @@
 
 Reads `<metrics_dir>/{prepare,rewrite,base_model}.json`, `eval/base.json` and
 `{curate,train,eval}/<name>.json` of every curriculum of `curricula`; writes
-`reports/report.md`, a self-contained `reports/report.html` (plots inline),
+`<reports_dir>/report.md`, a self-contained `<reports_dir>/report.html` (plots inline),
 `<metrics_dir>/report.json` (DVC metrics) and `<metrics_dir>/plots/f1_vs_energy.json` (DVC plots:
 rows {curriculum, checkpoint, energy_j, tokens, f1}). The rules behind each figure are in
 `pipeline/report_figures.py` and are printed in the report.
@@ -216,7 +216,7 @@ def _write_text(path: Path, text: str) -> None:
     tmp.rename(path)
 
 
-def main(cfg: DictConfig, reports_dir: str | Path = "reports") -> dict:
+def main(cfg: DictConfig) -> dict:
     """Write the report files; returns the metrics written to `<metrics_dir>/report.json`."""
     curricula = list(require(cfg, "curricula").keys())
     baselines = list(require(cfg, "experiment.baselines"))
@@ -226,7 +226,7 @@ def main(cfg: DictConfig, reports_dir: str | Path = "reports") -> dict:
         figures = compute(metrics, curricula, baselines, target)
         blocks = build_document(cfg, metrics, figures, curricula)
         md, page = markdown(blocks), to_html(blocks, f"joule report: {cfg.experiment.name}")
-        reports_dir = Path(reports_dir)
+        reports_dir = Path(cfg.reports_dir)
         write_json(Path(cfg.metrics_dir) / "plots" / "f1_vs_energy.json", plot_rows(figures))
         _write_text(reports_dir / "report.md", md)
         _write_text(reports_dir / "report.html", page)

@@ -66,8 +66,8 @@ def write_metrics(root, train_sources: dict | None = None) -> None:
 
 
 def config(tmp_path, *overrides):
-    return compose([f"metrics_dir={tmp_path / 'metrics'}", "~curricula.curated_shuffled",
-                    *overrides])
+    return compose([f"metrics_dir={tmp_path / 'metrics'}", f"reports_dir={tmp_path / 'reports'}",
+                    "~curricula.curated_shuffled", *overrides])
 
 
 def table(md: str, heading: str = "## Results") -> dict[str, dict[str, str]]:
@@ -86,7 +86,7 @@ def table(md: str, heading: str = "## Results") -> dict[str, dict[str, str]]:
 @pytest.fixture
 def report(tmp_path):
     write_metrics(tmp_path / "metrics")
-    metrics = main(config(tmp_path), reports_dir=tmp_path / "reports")
+    metrics = main(config(tmp_path))
     return {"metrics": metrics, "md": (tmp_path / "reports" / "report.md").read_text(),
             "html": (tmp_path / "reports" / "report.html").read_text(), "dir": tmp_path}
 
@@ -136,8 +136,7 @@ def test_energy_to_target_hand_worked(report):
 
 def test_configured_target_and_no_baseline_reaching_it(tmp_path):
     write_metrics(tmp_path / "metrics")
-    metrics = main(config(tmp_path, "experiment.target_f1=44"),
-                   reports_dir=tmp_path / "reports")
+    metrics = main(config(tmp_path, "experiment.target_f1=44"))
     md = (tmp_path / "reports" / "report.md").read_text()
     rows = table(md)
     assert rows["curated"]["energy to target F1 (kJ)"] == "3.000 (at ckpt-100)"
@@ -202,7 +201,7 @@ def test_estimates_are_labelled_with_their_formula(report):
 
 def test_mixed_sources_are_spelled_out(tmp_path):
     write_metrics(tmp_path / "metrics", {"curated": "measured:nvml+estimated:tdp"})
-    main(config(tmp_path), reports_dir=tmp_path / "reports")
+    main(config(tmp_path))
     rows = table((tmp_path / "reports" / "report.md").read_text())
     assert rows["curated"]["energy source"] == \
         "training measured:nvml+estimated:tdp; data estimated:tdp"
@@ -213,7 +212,7 @@ def test_missing_metrics_file_is_named(tmp_path):
     write_metrics(tmp_path / "metrics")
     (tmp_path / "metrics" / "train" / "raw.json").unlink()
     with pytest.raises(JouleError, match="train/raw.json"):
-        main(config(tmp_path), reports_dir=tmp_path / "reports")
+        main(config(tmp_path))
     assert not (tmp_path / "reports").exists()
     assert not (tmp_path / "metrics" / "report.json").exists()
 
@@ -221,9 +220,9 @@ def test_missing_metrics_file_is_named(tmp_path):
 def test_bad_baselines_and_missing_keys_are_named(tmp_path):
     write_metrics(tmp_path / "metrics")
     with pytest.raises(JouleError, match="experiment.baselines"):
-        main(config(tmp_path, "experiment.baselines=[nope]"), reports_dir=tmp_path / "r")
+        main(config(tmp_path, "experiment.baselines=[nope]"))
     data = json.loads((tmp_path / "metrics" / "curate" / "raw.json").read_text())
     del data["records_out"]
     write_json(tmp_path / "metrics" / "curate" / "raw.json", data)
     with pytest.raises(JouleError, match=r"curate/raw.json has no 'records_out'"):
-        main(config(tmp_path), reports_dir=tmp_path / "r")
+        main(config(tmp_path))
