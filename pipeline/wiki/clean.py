@@ -75,6 +75,11 @@ _OPEN_PAREN_JUNK = re.compile(r"\(\s*[,;:]?\s*")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
 _ALNUM = re.compile(r"\w")
 _QUOTE_RUN = re.compile(r"'{2,}")
+# An opening or closing formatting tag the parser could not pair stays as text ("</blockquote>").
+_STRAY_TAG = re.compile(
+    r"</?(?:blockquote|div|span|small|big|center|sup|sub|p|poem|font|u|s|i|b|em|strong|code|tt"
+    r"|abbr|cite|q|del|ins|strike|br|nowiki|includeonly|noinclude|onlyinclude)\b[^<>]*>",
+    re.IGNORECASE)
 
 
 @dataclass
@@ -121,7 +126,7 @@ def clean_wikicode(code: Wikicode, keep_lists: bool = False) -> CleanPage:
     raw_sections: list[tuple[str, int, list]] = [("", 1, [])]
     for node in code.nodes:
         if isinstance(node, Heading):
-            title = _tidy(_plain(node.title.nodes).replace(_LIST_MARK, " "))
+            title = _tidy(_Plain()(node.title.nodes).replace(_LIST_MARK, " "))
             raw_sections.append((title, node.level, []))
         else:
             raw_sections[-1][2].append(node)
@@ -135,7 +140,8 @@ def clean_wikicode(code: Wikicode, keep_lists: bool = False) -> CleanPage:
         if level > 1 and title.lower() in DROP_SECTIONS:
             skip_below = level
             continue
-        paragraphs, bad = _paragraphs(_plain(nodes), keep_lists)
+        # a fresh walk per section: an unpaired <ref> does not swallow the next heading's text
+        paragraphs, bad = _paragraphs(_Plain()(nodes), keep_lists)
         dropped += bad
         body = "\n\n".join(paragraphs)
         start = len(text) + (2 if text and body else 0)
@@ -147,9 +153,9 @@ def clean_wikicode(code: Wikicode, keep_lists: bool = False) -> CleanPage:
 
 def clean_plain(text: str) -> CleanPage:
     """Already plain text (HF wikipedia): paragraphs normalised, one lead section."""
-    paragraphs, _ = _paragraphs(text, keep_lists=True)
+    paragraphs, dropped = _paragraphs(text, keep_lists=True)
     body = "\n\n".join(paragraphs)
-    return CleanPage(body, [Section("", 1, 0, len(body))])
+    return CleanPage(body, [Section("", 1, 0, len(body))], dropped)
 
 
 def _prune_empty(sections: list[Section]) -> list[Section]:
@@ -213,50 +219,109 @@ def _tidy(text: str) -> str:
     return _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
 
 
-def _plain(nodes) -> str:
-    """Plain text of a node list.
+class _Plain:
+    """Plain text of node lists, walked in document order.
 
-    mwparserfromhell leaves a `<ref>` it cannot match (unbalanced quotes inside, say) as text,
-    its body as sibling nodes: from such an opening to its `</ref>` everything is cut.
+    mwparserfromhell leaves a `<ref>` it cannot pair (unbalanced quotes inside, say) as text,
+    and the rest of the citation as later nodes, possibly at another nesting depth (inside an
+    italic run that the same quotes opened). So whether we are inside such a ref is state of
+    the walk, not of one node list: from the opening to its `</ref>` everything is cut.
     """
-    out: list[str] = []
-    in_ref = False
-    for node in nodes:
+
+    def __init__(self):
+        self.in_ref = False
+
+    def __call__(self, nodes) -> str:
+        return "".join(self.node(n) for n in nodes)
+
+    def node(self, node) -> str:
         if isinstance(node, Text):
-            value = node.value
-            if in_ref:
+            return _text(self.cut_refs(node.value))
+        if isinstance(node, Tag):  # walked even inside a ref: its `</ref>` may be in there
+            return self.tag(node)
+        if self.in_ref:
+            return ""
+        if isinstance(node, Wikilink):
+            return self.link(node)
+        if isinstance(node, Template):
+            return self.template(node)
+        if isinstance(node, HTMLEntity):
+            return node.normalize()
+        if isinstance(node, ExternalLink):
+            # "[http://x Title]" shows Title; a bare or numbered URL is not prose.
+            return self(node.title.nodes) if node.brackets and node.title else ""
+        if isinstance(node, (Comment, Argument)):
+            return ""
+        if isinstance(node, Heading):  # a heading nested in a tag: keep only the break
+            return "\n\n"
+        raise TypeError(f"unhandled wikitext node {type(node).__name__}")
+
+    def cut_refs(self, value: str) -> str:
+        """Cut unpaired `<ref ...>...</ref>` (and `<ref .../>`, stray `</ref>`) left as text."""
+        kept: list[str] = []
+        while True:
+            if self.in_ref:
                 end = value.find("</ref>")
                 if end < 0:
-                    continue
-                value, in_ref = value[end + len("</ref>"):], False
-            value, in_ref = _cut_unparsed_refs(value)
-            out.append(_text(value))
-        elif not in_ref:
-            out.append(_node(node))
-    return "".join(out)
+                    break
+                value, self.in_ref = value[end + len("</ref>"):], False
+            i = value.find("<ref")
+            if i < 0:
+                kept.append(value.replace("</ref>", ""))
+                break
+            kept.append(value[:i].replace("</ref>", ""))
+            close = value.find(">", i)
+            if close >= 0 and value[close - 1] == "/":
+                value = value[close + 1:]
+            else:
+                value, self.in_ref = value[i:], True
+        return "".join(kept)
 
+    def link(self, link: Wikilink) -> str:
+        title = str(link.title).strip()
+        if not title.startswith(":"):  # [[:Category:X]] is an ordinary, visible link
+            prefix, sep, _ = title.partition(":")
+            prefix = prefix.strip().lower()
+            if sep and (prefix in _DROP_LINK_PREFIXES or _LANGUAGE_PREFIX.match(prefix)):
+                return ""
+        if link.text is not None:
+            return self(link.text.nodes)
+        return self(link.title.nodes).strip().removeprefix(":")  # entities (&nbsp;) resolved
 
-def _cut_unparsed_refs(value: str) -> tuple[str, bool]:
-    """Cut `<ref ...>...</ref>` and `<ref .../>` left as text; True if one stays open."""
-    kept: list[str] = []
-    while (i := value.find("<ref")) >= 0:
-        kept.append(value[:i])
-        close = value.find(">", i)
-        if close < 0:
-            return "".join(kept), True
-        if value[close - 1] == "/":
-            value = value[close + 1:]
-            continue
-        end = value.find("</ref>", close)
-        if end < 0:
-            return "".join(kept), True
-        value = value[end + len("</ref>"):]
-    kept.append(value)
-    return "".join(kept), False
+    def tag(self, tag: Tag) -> str:
+        name = str(tag.tag).strip().lower()
+        if name in _LIST_TAGS and (tag.wiki_markup or tag.self_closing):
+            return _LIST_MARK  # the item's words follow as siblings up to the end of the line
+        if name in _DROP_TAGS:
+            return ""
+        if name in _BREAK_TAGS:
+            return "\n"
+        if tag.contents is None:
+            return ""
+        inner = self(tag.contents.nodes)
+        if name == "li":  # an HTML <li>...</li>: a list line of its own
+            return f"\n{_LIST_MARK}{inner}\n"
+        return inner
+
+    def template(self, template: Template) -> str:
+        name = template_name(template)
+        which = _INLINE_TEMPLATES.get(name)
+        if which is None:
+            return ""
+        args = [self(p.value.nodes).strip() for p in template.params if not p.showkey]
+        if not args:
+            return ""
+        if which == 0:  # {{convert|5|km|mi}} -> "5 km"; {{convert|5|to|10|km}} -> "5 to 10 km"
+            if len(args) >= 4 and args[1] in _CONVERT_RANGE:
+                return " ".join(args[:4])
+            return " ".join(args[:2])
+        if which == -1:
+            return args[-1]
+        return args[which - 1] if len(args) >= which else ""
 
 
 def _text(value: str) -> str:
-    """A text node's words: behaviour switches and stray quote marks removed.
+    """A text node's words: behaviour switches, stray tags and stray quote marks removed.
 
     Apostrophe runs the parser did not pair into bold/italic are formatting marks; the one run
     that hides a real apostrophe is italics closing after a possessive (Iliad + ''' + s).
@@ -266,6 +331,8 @@ def _text(value: str) -> str:
             value = value.replace(switch, "")
     if "''" in value:
         value = _QUOTE_RUN.sub(_quote_run, value)
+    if "<" in value:
+        value = _STRAY_TAG.sub("", value)
     return value
 
 
@@ -273,71 +340,3 @@ def _quote_run(match: re.Match) -> str:
     start = match.start()
     after_word = start > 0 and match.string[start - 1].isalnum()
     return "'" if len(match.group(0)) in (3, 4) and after_word else ""
-
-
-def _node(node) -> str:
-    if isinstance(node, Text):
-        return _text(node.value)
-    if isinstance(node, Wikilink):
-        return _link(node)
-    if isinstance(node, Template):
-        return _template(node)
-    if isinstance(node, Tag):
-        return _tag(node)
-    if isinstance(node, HTMLEntity):
-        return node.normalize()
-    if isinstance(node, ExternalLink):
-        # "[http://x Title]" shows Title; a bare or numbered URL is not prose.
-        return _plain(node.title.nodes) if node.brackets and node.title else ""
-    if isinstance(node, (Comment, Argument)):
-        return ""
-    if isinstance(node, Heading):  # a heading nested in a tag: keep only the break
-        return "\n\n"
-    raise TypeError(f"unhandled wikitext node {type(node).__name__}")
-
-
-def _link(link: Wikilink) -> str:
-    title = str(link.title).strip()
-    if title.startswith(":"):  # [[:Category:X]] is an ordinary, visible link
-        title = title[1:]
-    else:
-        prefix, sep, _ = title.partition(":")
-        prefix = prefix.strip().lower()
-        if sep and (prefix in _DROP_LINK_PREFIXES or _LANGUAGE_PREFIX.match(prefix)):
-            return ""
-    if link.text is not None:
-        return _plain(link.text.nodes)
-    return _plain(link.title.nodes).strip().removeprefix(":")  # entities (&nbsp;) resolved
-
-
-def _tag(tag: Tag) -> str:
-    name = str(tag.tag).strip().lower()
-    if name in _LIST_TAGS and (tag.wiki_markup or tag.self_closing):
-        return _LIST_MARK  # the item's words follow as siblings up to the end of the line
-    if name in _DROP_TAGS:
-        return ""
-    if name in _BREAK_TAGS:
-        return "\n"
-    if tag.contents is None:
-        return ""
-    inner = _plain(tag.contents.nodes)
-    if name == "li":  # an HTML <li>...</li>: a list line of its own
-        return f"\n{_LIST_MARK}{inner}\n"
-    return inner
-
-
-def _template(template: Template) -> str:
-    name = template_name(template)
-    which = _INLINE_TEMPLATES.get(name)
-    if which is None:
-        return ""
-    args = [_plain(p.value.nodes).strip() for p in template.params if not p.showkey]
-    if not args:
-        return ""
-    if which == 0:  # {{convert|5|km|mi}} -> "5 km"; {{convert|5|to|10|km}} -> "5 to 10 km"
-        if len(args) >= 4 and args[1] in _CONVERT_RANGE:
-            return " ".join(args[:4])
-        return " ".join(args[:2])
-    if which == -1:
-        return args[-1]
-    return args[which - 1] if len(args) >= which else ""

@@ -20,7 +20,7 @@ from xml.parsers import expat
 
 from pipeline.errors import JouleError
 
-CHUNK_BYTES = 1 << 20  # bytes of (decompressed) XML fed to expat at a time
+CHUNK_BYTES = 1 << 16  # bytes of (decompressed) XML fed to expat at a time
 
 
 @dataclass(frozen=True)
@@ -190,8 +190,9 @@ def read_dump(path: str | Path, progress: Progress | None = None) -> Iterator[Ra
     except expat.ExpatError as exc:
         at = f"line {exc.lineno}, column {exc.offset}"
         raise fail(f"malformed or truncated XML at {at}", exc) from None
-    except EOFError as exc:
-        raise fail("compressed stream ends early (truncated file?)", exc) from None
+    except EOFError as exc:  # whatever was decompressed so far parsed fine
+        raise JouleError(f"{path}: compressed stream ends early (truncated file?) "
+                         f"{progress.where()}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise fail("unreadable or corrupt compressed data", exc) from None
     except JouleError as exc:  # raised by the handlers (wrong root element)
