@@ -166,3 +166,11 @@ def test_disambiguation_detection(wikitext, dab):
 def test_stray_formatting_tags_are_removed_but_not_comparisons():
     text = "Quote ends here. </blockquote> Then x < y and <span>kept</span> words."
     assert clean_wikicode(parse(text)).text == "Quote ends here. Then x < y and kept words."
+
+
+def test_the_lead_in_of_a_dropped_list_goes_with_it():
+    text = ("Real prose here.\n\nAndorra consists of seven parishes:\n* Canillo\n* Encamp\n\n"
+            "'''[[Delaware]]'''\n* [[Thomas McKean]]\n\nShort one.\n* item\n\nEnd.")
+    assert clean_wikicode(parse(text)).text == "Real prose here.\n\nShort one.\n\nEnd."
+    kept = clean_wikicode(parse(text), keep_lists=True).text
+    assert "Andorra consists of seven parishes:\n\nCanillo" in kept and "Delaware" in kept

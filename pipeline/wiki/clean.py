@@ -202,6 +202,8 @@ def _paragraphs(raw: str, keep_lists: bool) -> tuple[list[str], int]:
             if keep_lists:
                 lines.append(line.replace(_LIST_MARK, " "))
                 flush()
+            elif paragraphs and _introduces_list(paragraphs[-1]):
+                paragraphs.pop()  # "Novels:", "'''Delaware'''": a caption of what was cut
             continue
         if line.strip():
             lines.append(line)
@@ -209,6 +211,12 @@ def _paragraphs(raw: str, keep_lists: bool) -> tuple[list[str], int]:
             flush()
     flush()
     return paragraphs, dropped
+
+
+def _introduces_list(paragraph: str) -> bool:
+    """A lead-in ending in a colon, or a short caption with no sentence end, before a list."""
+    return paragraph.endswith(":") or (len(paragraph.split()) < 4
+                                       and not paragraph.endswith((".", "!", "?", '"')))
 
 
 def _tidy(text: str) -> str:
