@@ -187,9 +187,8 @@ def read_dump(path: str | Path, progress: Progress | None = None) -> Iterator[Ra
     except _EntityDeclared as exc:
         raise JouleError(f"{path} declares the XML entity {exc.name!r}; a MediaWiki dump never "
                          f"does, and entity expansion is off ({progress.where()})") from None
-    except expat.ExpatError as exc:
-        at = f"line {exc.lineno}, column {exc.offset}"
-        raise fail(f"malformed or truncated XML at {at}", exc) from None
+    except expat.ExpatError as exc:  # its message ends with the line and column
+        raise fail("malformed or truncated XML", exc) from None
     except EOFError as exc:  # whatever was decompressed so far parsed fine
         raise JouleError(f"{path}: compressed stream ends early (truncated file?) "
                          f"{progress.where()}: {exc}") from None
