@@ -8,8 +8,11 @@ and end-matter sections (`DROP_SECTIONS`). Links become their visible text. Head
 section's own body, its subsections excluded), and a heading whose own body is empty but whose
 subsections have text is kept with start == end. Paragraphs are separated by "\\n\\n".
 
-Regular expressions appear only on the final plain text (spacing left where markup was cut);
-markup itself is never parsed with them.
+Markup structure is never parsed with regular expressions. They only touch what the parser
+hands back as plain text: the spacing left where markup was cut, and leftovers it could not pair
+(stray apostrophe runs, unpaired formatting tags). An unpaired `<ref>` is cut by string search
+in document order (`_Plain`). A paragraph still holding `MARKUP` after all that is dropped and
+counted, so none reaches the output.
 """
 
 from __future__ import annotations
