@@ -29,7 +29,7 @@ from pipeline.errors import JouleError
 from pipeline.io import atomic_dir, read_table, write_table
 from pipeline.records import COMMON_FIELDS, FORMAT_FIELDS
 from rewriters.base import Rewriter
-from rewriters.spans import MAX_NON_LATIN_SHARE, non_latin_share
+from rewriters.spans import MAX_NON_LATIN_SHARE, SentenceIndex, non_latin_share
 
 PAGE_COLUMNS = ("id", "title", "text", "sections")
 # Arrow types of record fields that are not strings.
@@ -156,7 +156,7 @@ def main(cfg: DictConfig) -> dict:
             words += n_words
             if n_words == 0:
                 stats["pages_empty"] += 1
-            if not doc.ents:
+            if not any(SentenceIndex.of(doc).ents):
                 stats["pages_without_entities"] += 1
             if non_latin_share(page["text"]) > MAX_NON_LATIN_SHARE:
                 stats["pages_non_latin"] += 1

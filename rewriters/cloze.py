@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rewriters.base import Rewriter
-from rewriters.spans import Blank, blanks, page_rng, sentence_problem
+from rewriters.spans import Blank, SentenceIndex, blanks, page_rng, sentence_problem
 
 
 class Cloze(Rewriter):
@@ -34,12 +34,13 @@ class Cloze(Rewriter):
     def candidates(self, page: dict, doc, rng) -> list[Blank]:
         """One blank per usable sentence, in page order; every unusable sentence is a drop."""
         out = []
-        for sent in doc.sents:
+        index = SentenceIndex.of(doc)
+        for i, sent in enumerate(index.sents):
             problem = sentence_problem(sent, self.min_words, self.max_words)
             if problem:
                 self.drop(problem)
                 continue
-            ents, chunks = blanks(sent, labels=self.entity_labels, noun_chunks=self.noun_chunks,
+            ents, chunks = blanks(index, i, labels=self.entity_labels, noun_chunks=self.noun_chunks,
                                   max_answer_words=self.max_answer_words)
             pool = ents or chunks
             if not pool:

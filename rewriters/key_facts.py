@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rewriters.base import Rewriter
-from rewriters.spans import sentence_problem, word_count
+from rewriters.spans import SentenceIndex, sentence_problem, word_count
 
 
 def lead_end(page: dict, default: int) -> int:
@@ -40,14 +40,15 @@ class KeyFacts(Rewriter):
     def rewrite(self, page: dict, doc) -> Iterator[dict]:
         end_of_lead = lead_end(page, len(doc.text))
         scored = []   # (in lead, density, -position, sentence span)
-        for sent in doc.sents:
+        index = SentenceIndex.of(doc)
+        for sent, ents in zip(index.sents, index.ents, strict=True):
             # Facts are read as a list after the title, so a leading "He" still has its referent.
             problem = sentence_problem(sent, self.min_words, self.max_words,
                                        allow_pronoun_start=True)
             if problem:
                 self.drop(problem)
                 continue
-            n_ents = len(sent.ents)
+            n_ents = len(ents)
             if n_ents < self.min_entities:
                 self.drop("too_few_entities")
                 continue

@@ -7,7 +7,10 @@ to the parse itself (the rewrite stage aims at >= 90% of bare `nlp.pipe` through
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from dataclasses import dataclass
+
+import numpy as np
 
 from pipeline.records import CLOZE_MASK
 
@@ -37,9 +40,54 @@ def non_latin_share(text: str) -> float:
     return sum(1 for c in letters if ord(c) > 0x024F) / len(letters)
 
 
+class SentenceIndex:
+    """A doc's sentences with their entities and noun chunks, computed once per doc and shared
+    by every rewriter (kept in `doc.user_data`).
+
+    Why: `Span.ents` and `Span.noun_chunks` each walk the whole doc, so asking every sentence
+    for them costs time quadratic in the page length; bucketing `doc.ents` and
+    `doc.noun_chunks` by sentence once is linear.
+    """
+
+    KEY = "joule.sentence_index"
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.sents = list(doc.sents) if len(doc) else []
+        self._starts = [s.start for s in self.sents]
+        flags = doc.to_array(["IS_PUNCT", "IS_SPACE"]) if len(doc) else np.zeros((0, 2))
+        content = ~(flags[:, 0].astype(bool) | flags[:, 1].astype(bool))
+        self._words = np.concatenate([[0], np.cumsum(content)])
+        self.ents = self._bucket(doc.ents)
+        self._chunks = None
+
+    @classmethod
+    def of(cls, doc) -> SentenceIndex:
+        index = doc.user_data.get(cls.KEY)
+        if index is None or index.doc is not doc:
+            index = doc.user_data[cls.KEY] = cls(doc)
+        return index
+
+    def _bucket(self, spans) -> list[list]:
+        out = [[] for _ in self.sents]
+        for span in spans:
+            out[bisect_right(self._starts, span.start) - 1].append(span)
+        return out
+
+    def chunks(self, i: int) -> list:
+        """Noun chunks starting in sentence `i` (computed for the whole doc on first use)."""
+        if self._chunks is None:
+            self._chunks = self._bucket(self.doc.noun_chunks)
+        return self._chunks[i]
+
+    def words(self, span) -> int:
+        """Tokens of `span` that are neither punctuation nor whitespace."""
+        return int(self._words[span.end] - self._words[span.start])
+
+
 def word_count(span) -> int:
     """Tokens that are neither punctuation nor whitespace."""
-    return sum(1 for t in span if not (t.is_punct or t.is_space))
+    return SentenceIndex.of(span.doc).words(span)
 
 
 def sentence_problem(sent, min_words: int, max_words: int,
@@ -104,14 +152,15 @@ def _noun_chunk_core(chunk):
     return chunk[i:]
 
 
-def blanks(sent, *, labels: frozenset[str] | None, noun_chunks: bool,
+def blanks(index: SentenceIndex, i: int, *, labels: frozenset[str] | None, noun_chunks: bool,
            max_answer_words: int) -> tuple[list[Blank], list[Blank]]:
-    """(entity blanks, noun-chunk blanks) of a sentence that passed `sentence_problem`.
+    """(entity blanks, noun-chunk blanks) of sentence `i`, which passed `sentence_problem`.
 
     A span qualifies when it is at most `max_answer_words` words, its text occurs once in the
     sentence (so the blank is unambiguous and the answer is not left in plain sight), and it is
     not the whole sentence. Entities qualify when their label is in `labels` (None: any).
     """
+    sent = index.sents[i]
     text = sent.text.strip()
     lead = len(sent.text) - len(sent.text.lstrip())
     s0 = sent.start_char + lead
@@ -119,13 +168,14 @@ def blanks(sent, *, labels: frozenset[str] | None, noun_chunks: bool,
 
     def make(span, label, rule):
         answer = span.text
-        if (not answer or word_count(span) == 0 or word_count(span) > max_answer_words
+        words = index.words(span)
+        if (not answer or words == 0 or words > max_answer_words
                 or text.count(answer) != 1 or len(answer) >= len(text) - 1):
             return None
         return Blank(text, s0, span.start_char, span.end_char, label, rule)
 
     ent_tokens = set()
-    for ent in sent.ents:
+    for ent in index.ents[i]:
         if labels is not None and ent.label_ not in labels:
             continue
         blank = make(ent, ent.label_, "entity")
@@ -133,7 +183,7 @@ def blanks(sent, *, labels: frozenset[str] | None, noun_chunks: bool,
             ents.append(blank)
             ent_tokens.update(range(ent.start, ent.end))
     if noun_chunks:
-        for chunk in sent.noun_chunks:
+        for chunk in index.chunks(i):
             core = _noun_chunk_core(chunk)
             if (len(core) == 0 or core.root.pos_ == "PRON" or all(t.is_stop for t in core)
                     or any(t.i in ent_tokens for t in core)):
