@@ -24,15 +24,17 @@ QUESTION = f"Which option fills the blank ({CLOZE_MASK})?"
 
 def kind(label: str, text: str) -> tuple[str, str]:
     """What makes two entities interchangeable as options: the label plus a coarse shape (a bare
-    year, a bare number, digits with words, capitalised words, other words), so "1776" is not
-    offered against "the 1990s" nor "fed" against "Congress"."""
+    year, a bare number, digits with words, capitalised words after an optional "the", other
+    words), so "1776" is not offered against "the 1990s" nor "supreme court" against "the
+    United States Court of Appeals"."""
     if re.fullmatch(r"\d{3,4}", text):
         return label, "year"
     if re.fullmatch(r"[\d.,]+", text):
         return label, "number"
     if any(c.isdigit() for c in text):
         return label, "digits+words"
-    return label, "Capitalised" if text[:1].isupper() else "lower"
+    head = text[4:] if text.startswith("the ") else text
+    return label, "Capitalised" if head[:1].isupper() else "lower"
 
 
 def _clash(a: str, b: str) -> bool:

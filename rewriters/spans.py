@@ -31,6 +31,13 @@ def page_rng(seed: int, name: str, page_id: str) -> random.Random:
     return random.Random(f"{seed}:{name}:{page_id}")
 
 
+def balanced(text: str) -> bool:
+    """Brackets pair up and straight double quotes come in pairs: an unpaired one means the
+    sentence splitter cut through a quotation or parenthesis."""
+    return (text.count("(") == text.count(")") and text.count("[") == text.count("]")
+            and text.count('"') % 2 == 0 and text.count("“") == text.count("”"))
+
+
 def non_latin_share(text: str) -> float:
     """Share of letters outside Latin script (approximated as: non-ASCII and not a Latin letter
     with a diacritic, i.e. code point above U+024F)."""
@@ -109,6 +116,8 @@ def sentence_problem(sent, min_words: int, max_words: int,
         return "no_final_punctuation"
     if CLOZE_MASK in text:
         return "mask_in_text"
+    if not balanced(text):
+        return "unbalanced_brackets"
     if non_latin_share(text) > MAX_NON_LATIN_SHARE:
         return "non_latin_text"
     if not allow_pronoun_start and sent[0].lower_ in UNRESOLVED_STARTS:

@@ -70,3 +70,16 @@ def test_missing_spacy_pipeline_names_it(tmp_path):
 def test_missing_pages_name_the_directory(tmp_path):
     with pytest.raises(JouleError, match="pages"):
         main(config(tmp_path))
+
+
+@pytest.mark.integration
+def test_two_processes_give_the_same_bytes(tmp_path):
+    """spaCy's worker processes parse; the records must not depend on how many there are."""
+    outputs = []
+    for n in (1, 2):
+        root = tmp_path / str(n)
+        write_pages(root / "data", good_pages() + odd_pages())
+        main(config(root, f"rewrite.n_process={n}", "rewrite.max_chars_per_parse=50000"))
+        outputs.append({name: (root / "data/records" / name / "part-00000.parquet").read_bytes()
+                        for name in FORMATS})
+    assert outputs[0] == outputs[1]

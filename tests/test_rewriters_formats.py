@@ -138,3 +138,21 @@ def test_split_text_keeps_every_character():
     pieces = split_text(text, 12)
     assert "".join(pieces) == text and all(len(p) <= 12 for p in pieces)
     assert pieces[0] == "a b c.\n\n"
+
+
+def test_sentence_rules_name_their_reason(nlp):
+    from rewriters.spans import sentence_problem
+    cases = {"He was born in Paris in 1867.": "unresolved_pronoun_start",
+             "Curie said \"radium glows in Paris at night.": "unbalanced_brackets",
+             "born in Paris in 1867 to a family.": "fragment_start",
+             "Curie was born in Paris in 1867 to a family": "no_final_punctuation",
+             "Curie was born.": "sentence_too_short",
+             "Curie was born in Paris in 1867 to a family.": None}
+    for text, reason in cases.items():
+        assert sentence_problem(nlp(text)[:], 6, 40) == reason, text
+
+
+def test_option_kinds_separate_years_numbers_and_case():
+    assert kind("DATE", "1867") != kind("DATE", "the 1990s")
+    assert kind("ORG", "supreme court") != kind("ORG", "the United States Court of Appeals")
+    assert kind("ORG", "the Radium Institute") == kind("ORG", "Pasteur Institute")
