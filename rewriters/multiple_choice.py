@@ -9,7 +9,6 @@ bounded pool of entities seen on earlier pages. Questions an early page cannot f
 from __future__ import annotations
 
 import random
-import re
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 
@@ -22,17 +21,22 @@ N_OPTIONS = 4
 QUESTION = f"Which option fills the blank ({CLOZE_MASK})?"
 
 
+def _word_shape(word: str) -> str:
+    if any(c.isdigit() for c in word):
+        return "d" if not any(c.isalpha() for c in word) else "dx"
+    return "X" if word[:1].isupper() else "x"
+
+
 def kind(label: str, text: str) -> tuple[str, str]:
-    """What makes two entities interchangeable as options: the label plus a coarse shape (a bare
-    year, a bare number, digits with words, capitalised words after an optional "the", other
-    words), so "1776" is not offered against "the 1990s" nor "supreme court" against "the
-    United States Court of Appeals"."""
-    if re.fullmatch(r"\d{3,4}", text):
-        return label, "year"
-    if re.fullmatch(r"[\d.,]+", text):
-        return label, "number"
+    """What makes two entities interchangeable as options: the label plus a shape.
+
+    With digits, the shape is word by word (number, number+letters, Capitalised, lower), so
+    "March 1928" is offered among "February 1928", not "the 1920s" or "30 to 40 years";
+    without digits, whether the name is capitalised after an optional "the", so "supreme court"
+    is not offered against "the United States Court of Appeals".
+    """
     if any(c.isdigit() for c in text):
-        return label, "digits+words"
+        return label, " ".join(_word_shape(w) for w in text.split())
     head = text[4:] if text.startswith("the ") else text
     return label, "Capitalised" if head[:1].isupper() else "lower"
 

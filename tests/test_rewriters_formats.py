@@ -154,5 +154,6 @@ def test_sentence_rules_name_their_reason(nlp):
 
 def test_option_kinds_separate_years_numbers_and_case():
     assert kind("DATE", "1867") != kind("DATE", "the 1990s")
+    assert kind("DATE", "March 1928") == kind("DATE", "May 1930") != kind("DATE", "30 years")
     assert kind("ORG", "supreme court") != kind("ORG", "the United States Court of Appeals")
     assert kind("ORG", "the Radium Institute") == kind("ORG", "Pasteur Institute")
