@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pipeline.records import CLOZE_MASK
 from rewriters.base import Rewriter
 from rewriters.cloze import Cloze
-from rewriters.spans import Blank, page_rng
+from rewriters.spans import Blank, clean_span_text, page_rng
 
 N_OPTIONS = 4
 QUESTION = f"Which option fills the blank ({CLOZE_MASK})?"
@@ -113,7 +113,7 @@ class MultipleChoice(Rewriter):
         page_ents: dict[tuple[str, str], OrderedDict[str, None]] = defaultdict(OrderedDict)
         for ent in doc.ents:
             text = ent.text.strip()
-            if text and "\n" not in text:
+            if text and "\n" not in text and clean_span_text(text):
                 page_ents[kind(ent.label_, text)][text] = None
         chosen = self._cloze.candidates(page, doc, rng)
         if len(chosen) > self.max_per_page:

@@ -7,6 +7,7 @@ to the parse itself (the rewrite stage aims at >= 90% of bare `nlp.pipe` through
 from __future__ import annotations
 
 import random
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -36,6 +37,17 @@ def balanced(text: str) -> bool:
     sentence splitter cut through a quotation or parenthesis."""
     return (text.count("(") == text.count(")") and text.count("[") == text.count("]")
             and text.count('"') % 2 == 0 and text.count("“") == text.count("”"))
+
+
+# Two lower-case letters then a capital inside a word: words glued together where markup was
+# removed ("ClarkDarrell"); "McDonald" passes.
+GLUED = re.compile(r"[a-z]{2}[A-Z]")
+
+
+def clean_span_text(text: str) -> bool:
+    """A span fit to be an answer or an option: no unpaired quotes or brackets, no leftover wiki
+    quote markup (''), no glued words."""
+    return balanced(text) and "''" not in text and not GLUED.search(text)
 
 
 def non_latin_share(text: str) -> float:
@@ -178,7 +190,7 @@ def blanks(index: SentenceIndex, i: int, *, labels: frozenset[str] | None, noun_
     def make(span, label, rule):
         answer = span.text
         words = index.words(span)
-        if (not answer or words == 0 or words > max_answer_words
+        if (not answer or words == 0 or words > max_answer_words or not clean_span_text(answer)
                 or text.count(answer) != 1 or len(answer) >= len(text) - 1):
             return None
         return Blank(text, s0, span.start_char, span.end_char, label, rule)

@@ -157,3 +157,10 @@ def test_option_kinds_separate_years_numbers_and_case():
     assert kind("DATE", "March 1928") == kind("DATE", "May 1930") != kind("DATE", "30 years")
     assert kind("ORG", "supreme court") != kind("ORG", "the United States Court of Appeals")
     assert kind("ORG", "the Radium Institute") == kind("ORG", "Pasteur Institute")
+
+
+def test_span_texts_with_markup_or_glued_words_are_refused():
+    from rewriters.spans import clean_span_text
+    assert clean_span_text("McDonald's") and clean_span_text('the "Red" Army')
+    assert not clean_span_text("''The Congregationalist")
+    assert not clean_span_text("ClarkDarrell") and not clean_span_text('"Auld Lang Syne')
