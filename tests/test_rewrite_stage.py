@@ -9,6 +9,7 @@ from pipeline.errors import JouleError
 from pipeline.io import read_json, read_table
 from pipeline.rewrite import main
 from tests.rewrite_fixtures import good_pages, odd_pages, write_pages
+from train.formatting import prompt_and_answer
 
 FORMATS = ["cloze", "multiple_choice", "key_facts", "raw"]
 
@@ -27,6 +28,10 @@ def test_stage_writes_every_format_and_metrics(tmp_path):
         assert table.num_rows == metrics["records"][name] > 0, name
         assert set(table.column_names) >= {"id", "page_id", "title", "format", "meta"}
         assert name in metrics["drops"] and name in metrics["pages_without_records"]
+        # What training reads back from Parquet still formats (lists stay lists).
+        for record in table.to_pylist():
+            pair = prompt_and_answer(record)
+            assert (pair is None) == (name == "raw") and (pair is None or all(pair))
     assert metrics["pages"] == 2 and metrics["words"] > 50 and metrics["words_per_s"] > 0
     assert {"time_s", "energy_j", "energy_source"} <= set(metrics)
 
