@@ -22,6 +22,7 @@ from pathlib import Path
 
 import hydra.utils
 import pyarrow as pa
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
 from pipeline.config import require, run
@@ -63,7 +64,11 @@ def load_rewriters(cfg: DictConfig) -> dict[str, Rewriter]:
     """Every rewriter of `cfg.rewriter`, built from its conf/rewriter/<name>.yaml knobs."""
     rewriters = {}
     for name in sorted(require(cfg, "rewriter")):
-        rewriter = hydra.utils.instantiate(cfg.rewriter[name], seed=cfg.seed)
+        try:
+            rewriter = hydra.utils.instantiate(cfg.rewriter[name], seed=cfg.seed)
+        except InstantiationException as exc:   # unknown _target_ or knob
+            raise JouleError(f"config key rewriter.{name} does not build a rewriter: "
+                             f"{exc}".splitlines()[0]) from exc
         if not isinstance(rewriter, Rewriter) or rewriter.name != name:
             raise JouleError(f"config key rewriter.{name} must build a rewriters.base.Rewriter "
                              f"named {name!r} (got {type(rewriter).__name__})")

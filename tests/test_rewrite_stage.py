@@ -88,3 +88,11 @@ def test_two_processes_give_the_same_bytes(tmp_path):
         outputs.append({name: (root / "data/records" / name / "part-00000.parquet").read_bytes()
                         for name in FORMATS})
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("override", ["rewriter.cloze._target_=rewriters.nope.Nope",
+                                      "+rewriter.cloze.no_such_knob=1"])
+def test_bad_rewriter_config_names_the_key(tmp_path, override):
+    write_pages(tmp_path / "data", good_pages())
+    with pytest.raises(JouleError, match="rewriter.cloze"):
+        main(config(tmp_path, override))
