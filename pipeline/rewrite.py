@@ -148,7 +148,6 @@ def main(cfg: DictConfig) -> dict:
         rewriters = load_rewriters(cfg)
         nlp = load_spacy(rw.spacy_model)
         records: dict[str, list[dict]] = {name: [] for name in rewriters}
-        no_records: Counter[str] = Counter()
         stats: Counter[str] = Counter()
         words = 0
         t0 = time.perf_counter()
@@ -170,7 +169,7 @@ def main(cfg: DictConfig) -> dict:
                 before = len(records[name])
                 records[name].extend(rewriter.rewrite(page, doc))
                 if len(records[name]) == before:
-                    no_records[name] += 1
+                    rewriter.pages_without_records += 1
                 made += len(records[name]) - before
             if not made:
                 stats["pages_without_any_record"] += 1
@@ -191,7 +190,8 @@ def main(cfg: DictConfig) -> dict:
             words_per_s=round(words / loop_s, 1) if loop_s > 0 else 0.0,
             records={name: len(rows) for name, rows in records.items()},
             drops={name: dict(sorted(r.drops.items())) for name, r in rewriters.items()},
-            pages_without_records={name: no_records[name] for name in rewriters},
+            pages_without_records={name: r.pages_without_records
+                                   for name, r in rewriters.items()},
             spacy_model=rw.spacy_model, n_process=int(rw.n_process),
             **{k: stats[k] for k in ("pages_empty", "pages_without_entities", "pages_non_latin",
                                      "pages_parsed_in_pieces", "pages_without_any_record")})
