@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -115,7 +116,10 @@ def test_last_only_scores_the_final_checkpoint_from_the_command_line(project, tm
     cmd = [sys.executable, "-m", "pipeline.evaluate", "curriculum=curated",
            f"eval.path={root / 'questions.json'}", "eval.checkpoints=last", f"metrics_dir={out}"]
     cmd += [o for o in overrides if not o.startswith(("metrics_dir=", "eval.path="))]
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    # run outside the repo: Hydra writes its job log into the working directory
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     written = _read(out / "eval" / "curated.json")
     assert [c["name"] for c in written["checkpoints"]] == ["ckpt-100"]
