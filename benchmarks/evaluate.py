@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from omegaconf import open_dict
 from pipeline.config import PROJECT_ROOT, compose
 from pipeline.evalset import load_eval_set
 from pipeline.evaluate import score_model
-from train.generate import load_model, stop_token_ids
+from train.generate import for_generation, load_model, stop_token_ids
 
 
 def base_model_dir(cfg) -> Path:
@@ -49,11 +50,16 @@ def base_model_dir(cfg) -> Path:
     return cache
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
-    parser.add_argument("--dtype", default=None, help="default: model.dtype")
+    parser.add_argument("--dtype", default=None, help="default: eval.dtype")
     parser.add_argument("--threads", type=int, default=None, help="default: torch's own")
     args = parser.parse_args()
 
@@ -62,7 +68,7 @@ def main() -> None:
         if args.batch_size:
             cfg.eval.batch_size = args.batch_size
         if args.dtype:
-            cfg.model.dtype = args.dtype
+            cfg.eval.dtype = args.dtype
     if args.threads:
         torch.set_num_threads(args.threads)
     from transformers import AutoTokenizer
@@ -72,16 +78,21 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = load_model(model_dir, dtype=cfg.model.dtype)
     stops = stop_token_ids(tokenizer)
-    start = time.perf_counter()
+    model = for_generation(model, None, cfg.eval.dtype)  # what the stage generates with
+    cpu_start, start = _cpu_s(), time.perf_counter()
     result, _ = score_model(model, tokenizer, rows, cfg.eval, cfg.seed, stops)
-    seconds = time.perf_counter() - start
-    print(f"model {model_dir} ({cfg.model.dtype}), {torch.get_num_threads()} threads, "
+    seconds, cpu_s = time.perf_counter() - start, _cpu_s() - cpu_start
+    print(f"model {model_dir} ({cfg.eval.dtype}), {torch.get_num_threads()} threads, "
           f"eval={cfg.eval.name} mode={cfg.eval.mode} batch_size={cfg.eval.batch_size} "
           f"max_new_tokens={cfg.eval.max_new_tokens}")
     print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']}  "
           f"generated tokens: {result['generated_tokens']}")
     print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"questions/s: {len(rows) / seconds:.2f}  ({seconds:.1f} s)")
+    print(f"questions/s: {len(rows) / seconds:.2f}  ({seconds:.1f} s wall)")
+    # on a shared machine wall time counts other people's work; CPU time per question does not
+    threads = torch.get_num_threads()
+    print(f"CPU s/question: {cpu_s / len(rows):.2f}  -> questions/s with {threads} free cores: "
+          f"{threads * len(rows) / cpu_s:.2f} (estimate: assumes full use of every thread)")
     print(f"base model F1 {result['f1']:.1f} {result['f1_ci95']}  "
           f"EM {result['em']:.1f} {result['em_ci95']}")
 
