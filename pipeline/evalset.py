@@ -60,6 +60,7 @@ def load_eval_set(cfg: DictConfig, sample: bool = True) -> list[dict]:
         except Exception as exc:  # any hub/network failure: report what was tried, once
             tried.append(f"hub dataset {cfg.hf_dataset} ({type(exc).__name__}: {exc})"[:300])
     if rows is None:
+        tried = tried or ["nothing: set eval.path or eval.hf_dataset"]
         raise JouleError(f"no evaluation set for eval={cfg.name}: tried " + "; ".join(tried))
     if not rows:
         raise JouleError(f"evaluation set eval={cfg.name} is empty")

