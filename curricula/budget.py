@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from curricula.base import Context, Step
+from curricula.exact_fill import fill_gap
 from pipeline.errors import JouleError
 
 
@@ -13,9 +14,9 @@ class TokenBudget(Step):
 
     tokens: the budget in training tokens (null: `experiment.token_budget`).
     exact_fill: when the greedy pass leaves a gap smaller than every record left over, swap one
-        of the last kept records for a few left-over ones of exactly its size plus the gap
-        (a subset-sum search), so that the budget is met to the token; the swapped-in records
-        keep their place in the training order.
+        of the last kept records for left-over ones of exactly its size plus the gap
+        (`curricula.exact_fill`), so that the budget is met to the token; records keep their
+        place in the training order.
     swap_window: how many of the last kept records may be swapped out.
     fill_candidates: how many left-over records (first in order) the search may swap in.
     A record is never split: one that does not fit is dropped and later, smaller records may
@@ -42,19 +43,22 @@ class TokenBudget(Step):
             if used + n <= budget:
                 used += n
                 kept.append(i)
-        swapped_out, swapped_in = (self._exact_fill(kept, sizes, budget - used)
-                                   if self.exact_fill and used < budget else (None, []))
-        if swapped_out is not None:
-            kept = sorted((set(kept) - {swapped_out}) | set(swapped_in))
-            used = budget
+        swapped_out = None
+        if self.exact_fill and used < budget:
+            left = [i for i in range(len(sizes)) if i not in set(kept)]
+            plan = fill_gap(kept, left, sizes, budget - used, self.swap_window,
+                            self.fill_candidates)
+            if plan is not None:
+                swapped_out, added = plan
+                kept = sorted((set(kept) - {swapped_out}) | set(added))
+                used = budget
         chosen = set(kept)
         misfits = 0
         for i, record in enumerate(records):
             if i in chosen:
                 yield record
             elif i == swapped_out:
-                self.drop(record, "swapped_for_exact_fit",
-                          f"{sizes[i]} tokens replaced by {len(swapped_in)} later records")
+                self.drop(record, "swapped_for_exact_fit", f"{sizes[i]} tokens")
             elif used == budget:
                 self.drop(record, "budget_full")
             else:
@@ -65,33 +69,5 @@ class TokenBudget(Step):
         if used < budget:
             self.info["short_reason"] = (
                 f"{misfits} remaining records were each longer than the {budget - used} tokens "
-                "left" if misfits else
+                "left and no swap within the search limits fills it exactly" if misfits else
                 f"the curriculum ran out of records: all it had came to {used} tokens")
-
-    def _exact_fill(self, kept: list[int], sizes: list[int], gap: int
-                    ) -> tuple[int | None, list[int]]:
-        """(a kept index to swap out, left-over indices of exactly its size + gap) or
-        (None, []) when no such swap exists within the search limits."""
-        kept_set = set(kept)
-        left = [i for i in range(len(sizes)) if i not in kept_set][: self.fill_candidates]
-        window = kept[::-1][: self.swap_window]
-        if not left or not window:
-            return None, []
-        limit = max(sizes[i] for i in window) + gap
-        # reach[s] = (previous sum, index added): subset sums of the left-over records, each
-        # reached first in order, so the search is deterministic.
-        reach: dict[int, tuple[int, int]] = {0: (0, -1)}
-        for i in left:
-            for total in sorted(reach, reverse=True):
-                new = total + sizes[i]
-                if new <= limit and new not in reach:
-                    reach[new] = (total, i)
-        for out in window:
-            target = sizes[out] + gap
-            if target in reach:
-                chosen, total = [], target
-                while total:
-                    total, i = reach[total]
-                    chosen.append(i)
-                return out, sorted(chosen)
-        return None, []

@@ -66,7 +66,9 @@ def page_records(page: int, rng: random.Random) -> dict[str, list[dict]]:
     mc = [make_record("multiple_choice", pid, title, question=f"What did the {title} hold?",
                       options=options, answer_index=1, answer=options[1])]
     facts = [make_record("key_facts", pid, title, facts=sents[:2])]
-    raw = [make_record("raw", pid, title, text="\n\n".join(sents))]
+    # page text in chunks of one or two paragraphs, so chunk sizes vary as real ones do
+    raw = [make_record("raw", pid, title, text="\n\n".join(chunk))
+           for chunk in (sents[:1], sents[1:3], sents[3:])]
     return {"qa_extractive": qa, "qa_closed_book": closed, "cloze": cloze,
             "multiple_choice": mc, "key_facts": facts, "raw": raw}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from omegaconf import OmegaConf
 
@@ -26,6 +28,7 @@ from tests.curate_fixtures import (
     EVAL_SENTENCE,
     corpus,
     make_record,
+    sentence,
     write_eval,
 )
 from tests.tiny import tiny_tokenizer
@@ -66,7 +69,8 @@ def test_select_formats_keeps_named_formats_and_says_why_others_go(ctx):
     assert len(kept) + len(dropped) == len(records)
     assert {reason for reason, _ in dropped.values()} == {"format_not_selected"}
     kept, _ = apply(SelectFormats(exclude=["raw"]), records, ctx)
-    assert "raw.v1" not in {r["format"] for r in kept} and len(kept) == len(records) - 2
+    n_raw = sum(r["format"] == "raw.v1" for r in records)
+    assert "raw.v1" not in {r["format"] for r in kept} and len(kept) == len(records) - n_raw
     with pytest.raises(JouleError, match="qa_nope"):
         SelectFormats(include=["qa_nope"])
 
@@ -139,16 +143,18 @@ def _paraphrase(text: str, changes: int) -> str:
 
 
 def test_near_dedup_removes_planted_paraphrases_and_nothing_else(ctx):
-    records = everything(8)
-    raw = corpus(8)["raw"]
-    planted = [make_record("raw", "p-copy", "Copy", text=_paraphrase(raw[i]["text"], 1))
+    rng = random.Random(5)
+    texts = [" ".join(sentence(rng, 12) for _ in range(4)) for _ in range(8)]   # ~48 words
+    originals = [make_record("raw", f"q{i}", "T", text=t) for i, t in enumerate(texts)]
+    records = everything(8) + originals
+    planted = [make_record("raw", "p-copy", "Copy", text=_paraphrase(texts[i], 1))
                for i in (0, 3)]
-    planted.append(make_record("raw", "p-copy", "Copy", text=_paraphrase(raw[5]["text"], 2)))
+    planted.append(make_record("raw", "p-copy", "Copy", text=_paraphrase(texts[5], 2)))
     kept, dropped = apply(NearDedup(threshold=0.6, shingle_size=3), records + planted, ctx)
     assert kept == records
     assert set(dropped) == {p["id"] for p in planted}
     assert all(reason == "near_duplicate" for reason, _ in dropped.values())
-    assert raw[0]["id"] in dropped[planted[0]["id"]][1]
+    assert originals[0]["id"] in dropped[planted[0]["id"]][1]
 
 
 def test_near_dedup_compares_within_a_format_unless_told_not_to(ctx):
@@ -161,8 +167,8 @@ def test_near_dedup_compares_within_a_format_unless_told_not_to(ctx):
 
 def test_near_dedup_is_seeded(ctx):
     records = everything(4)
-    near = [make_record("raw", "x", "X", text=_paraphrase(r["text"], 2))
-            for r in corpus(4)["raw"]]
+    near = [make_record("raw", "x", "X", text=_paraphrase(" ".join(r["facts"]), 2))
+            for r in corpus(4)["key_facts"]]
     runs = [apply(NearDedup(threshold=0.6, num_perm=32, seed=s), records + near, ctx)[1]
             for s in (1, 1, 2)]
     assert runs[0] == runs[1]
@@ -215,18 +221,19 @@ def test_decontamination_without_an_eval_set_is_an_error(ctx):
 
 # --- mixing and ordering --------------------------------------------------------------------
 
-def test_mix_draws_each_format_share_by_weight(ctx):
+def test_mix_draws_each_format_share_by_weight_to_exactly_the_total(ctx):
     records = everything(8)
     ctx.token_budget = 3000
-    step = Mix(weights={"qa_extractive": 0.6, "cloze": 0.2, "key_facts": 0.2}, headroom=1.0)
+    step = Mix(weights={"qa_extractive": 0.6, "cloze": 0.2, "key_facts": 0.2})
     kept, dropped = apply(step, records, ctx)
     tokens = {}
     for r in kept:
         tokens[r["format"]] = tokens.get(r["format"], 0) + ctx.tokens(r)
+    assert sum(tokens.values()) == 3000 and step.info["exact"] is True
     assert set(tokens) == {"qa_extractive.v1", "cloze.v1", "key_facts.v1"}
     largest = max(ctx.tokens(r) for r in records)
     for fmt, share in (("qa_extractive", 1800), ("cloze", 600), ("key_facts", 600)):
-        assert share <= tokens[f"{fmt}.v1"] < share + largest
+        assert abs(tokens[f"{fmt}.v1"] - share) <= 2 * largest
     reasons = {reason for reason, _ in dropped.values()}
     assert reasons == {"format_share_full", "format_not_in_mix"}
     assert [r for r in records if r in kept] == kept          # input order is kept
@@ -242,8 +249,13 @@ def test_mix_is_seeded_and_reports_short_formats(ctx):
         picks.append([r["id"] for r in apply(Mix(weights={"qa_extractive": 1}), records, ctx)[0]])
     assert picks[0] == picks[1] != picks[2]
     step = Mix(weights={"qa_extractive": 0.5, "multiple_choice": 0.5}, tokens=5000)
-    apply(step, records, ctx)
+    kept, _ = apply(step, records, ctx)
     assert set(step.info["short_formats"]) == {"multiple_choice"}
+    # the short format is taken whole and the other one fills its share (these fixture QA
+    # records are all ~300 tokens, too alike in size for an exact fill)
+    assert sum(r["format"] == "multiple_choice.v1" for r in kept) == 8
+    largest = max(ctx.tokens(r) for r in records)
+    assert 5000 - largest < sum(ctx.tokens(r) for r in kept) <= 5000
     with pytest.raises(JouleError, match="mix.weights"):
         Mix(weights={"qa_extractive": 0})
 
@@ -357,3 +369,26 @@ def test_bad_step_configs_name_the_step():
         build_steps(bad)
     with pytest.raises(JouleError, match="no `steps:`"):
         build_steps(OmegaConf.create({"name": "x", "steps": []}))
+
+
+class _Sized(Context):
+    """A context whose records carry their token count (`n`), to drive the budget by hand."""
+
+    def tokens(self, record: dict) -> int:
+        return record["n"]
+
+
+def test_budget_swaps_one_record_to_meet_the_budget_exactly():
+    records = [{"id": str(i), "n": n} for i, n in enumerate([50, 50, 30, 40, 25, 45])]
+    ctx = _Sized(token_budget=120)
+    step = TokenBudget()
+    kept, dropped = apply(step, records, ctx)
+    assert [r["id"] for r in kept] == ["0", "2", "3"]           # 50 + 30 + 40, order kept
+    assert dropped["1"][0] == "swapped_for_exact_fit"
+    assert step.info["budget_met"] is True and step.info["swapped"] is True
+    step = TokenBudget(exact_fill=False)
+    kept, dropped = apply(step, records, ctx)
+    assert [r["id"] for r in kept] == ["0", "1"]
+    assert step.info["short_by_tokens"] == 20 and not step.info["budget_met"]
+    assert "4 remaining records were each longer than the 20 tokens" in step.info["short_reason"]
+    assert {reason for reason, _ in dropped.values()} == {"does_not_fit"}
