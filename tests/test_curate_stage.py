@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -178,6 +179,7 @@ def test_missing_inputs_are_one_clear_error(workspace, tmp_path):
 def test_cli_fails_in_one_line_naming_the_curriculum(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pipeline.curate", "curriculum=nope",
                            f"data_dir={tmp_path}", f"metrics_dir={tmp_path}"],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+                          capture_output=True, text=True, timeout=120)  # Hydra logs into cwd
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("error: unknown curriculum 'nope'")
