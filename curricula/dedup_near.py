@@ -54,8 +54,9 @@ class NearDedup(Step):
                 yield record
                 continue
             group = format_name(record["format"]) if self.within_format else ""
-            lsh = indexes.setdefault(group, MinHashLSH(threshold=self.threshold,
-                                                       num_perm=self.num_perm))
+            if group not in indexes:      # (building an index solves for its bands: slow)
+                indexes[group] = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
+            lsh = indexes[group]
             best = None
             for key in sorted(lsh.query(mh)):
                 similarity = mh.jaccard(kept[key][1])
