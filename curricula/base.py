@@ -43,7 +43,11 @@ class Context:
         if key not in self._tokens:
             if self.tokenizer is None:
                 raise JouleError("counting tokens needs the base model's tokenizer (model.dir)")
-            self._tokens[key] = record_tokens(record, self.tokenizer)
+            try:
+                self._tokens[key] = record_tokens(record, self.tokenizer)
+            except (KeyError, ValueError) as exc:
+                raise JouleError(f"record {key} (format {record.get('format')!r}) cannot be "
+                                 f"formatted for training: {exc!r}") from exc
         return self._tokens[key]
 
     def eval_set(self) -> list[dict]:

@@ -68,9 +68,10 @@ def run_steps(records: list[dict], steps: list[Step], ctx: Context) -> Curated:
     stats: list[dict] = []
     for step in steps:
         step.reset()
+        tokens_in = _tokens(current, ctx)      # (counted once per record, then cached)
         started = time.perf_counter()
-        tokens_in = _tokens(current, ctx)
         out = list(step.run(current, ctx))
+        elapsed = time.perf_counter() - started
         if len(out) + len(step.dropped) != len(current):
             raise RuntimeError(f"step {step.name}: {len(current)} records in, {len(out)} out and "
                                f"{len(step.dropped)} dropped: a step lost or made records")
@@ -83,7 +84,7 @@ def run_steps(records: list[dict], steps: list[Step], ctx: Context) -> Curated:
             "records_in": len(current), "records_out": len(out),
             "tokens_in": tokens_in, "tokens_out": _tokens(out, ctx),
             "dropped": len(step.dropped), "drops_by_reason": dict(sorted(reasons.items())),
-            "time_s": round(time.perf_counter() - started, 3),
+            "time_s": round(elapsed, 3),
             **step.info,
         })
         current = out

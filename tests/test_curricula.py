@@ -392,3 +392,9 @@ def test_budget_swaps_one_record_to_meet_the_budget_exactly():
     assert step.info["short_by_tokens"] == 20 and not step.info["budget_met"]
     assert "4 remaining records were each longer than the 20 tokens" in step.info["short_reason"]
     assert {reason for reason, _ in dropped.values()} == {"does_not_fit"}
+
+
+def test_a_record_that_cannot_be_formatted_is_a_clear_error(ctx):
+    bad = {**make_record("raw", "p1", "T", text="x"), "format": "poetry.v1", "id": "bad"}
+    with pytest.raises(JouleError, match="record bad .*poetry.v1"):
+        ctx.tokens(bad)
