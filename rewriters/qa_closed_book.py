@@ -1,0 +1,40 @@
+"""Closed-book QA: the extractive rewriter's questions with no passage, answered from memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rewriters.questions import QuestionRewriter, needs_context
+
+
+class QAClosedBook(QuestionRewriter):
+    """Records with `question` and a short `answer`.
+
+    A question that points at its passage ("When did it end?", "What did his army take?") cannot
+    be answered without it: dropped as `needs_context`. With `require_name`, a question must also
+    name something (a proper noun or a number), since "When was the city founded?" has no single
+    answer once the page is gone: dropped as `no_name`.
+    """
+
+    name = "qa_closed_book"
+
+    def __init__(self, seed: int = 0, require_name: bool = True, **knobs):
+        super().__init__(seed=seed, **knobs)
+        self.require_name = require_name
+
+    def rewrite(self, page: dict, doc) -> Iterator[dict]:
+        for q in self.questions(page, doc):
+            if needs_context(q.question):
+                self.drop("needs_context")
+                continue
+            if self.require_name and not names_something(q.question):
+                self.drop("no_name")
+                continue
+            yield self.make_record(page, {"question": q.question, "answer": q.answer},
+                                   self.meta(q))
+
+
+def names_something(question: str) -> bool:
+    """Whether a question carries a capitalised word past its first, or a digit."""
+    words = question.rstrip("?").split()[1:]
+    return any(w[:1].isupper() or any(c.isdigit() for c in w) for w in words)
