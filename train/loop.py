@@ -74,8 +74,8 @@ def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: i
         save_strategy="no",                     # saves come from TokenMarkCheckpoints
         save_total_limit=2,                     # the last two: one has an export if a kill hit
         seed=seed, data_seed=seed,
-        gradient_checkpointing=bool(tcfg.gradient_checkpointing),
-        gradient_checkpointing_kwargs={"use_reentrant": False},
+        activation_checkpointing=bool(tcfg.gradient_checkpointing),
+        activation_checkpointing_kwargs={"use_reentrant": False},
         bf16=precision == "bf16", fp16=precision == "fp16",
         dataloader_num_workers=0, dataloader_pin_memory=False,
         report_to="none", disable_tqdm=True, remove_unused_columns=False,
