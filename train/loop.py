@@ -58,7 +58,7 @@ def lora_model(model, tcfg: DictConfig, seed: int):
 def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: int):
     from transformers import TrainingArguments
 
-    precision = str(tcfg.get("mixed_precision", "no"))
+    precision = str(tcfg.mixed_precision)
     return TrainingArguments(
         output_dir=str(work_dir),
         per_device_train_batch_size=1,          # a dataset item is a whole packed batch
