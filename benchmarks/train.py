@@ -11,7 +11,8 @@ warm-up step (forward + backward + AdamW step, packed rows as `pipeline.train` b
       untied), i.e. forward 2N, activation gradients 2N, adapter weight gradients; attention's
       sequence term is not counted, so the figure is a lower bound of the work done;
 - matmul GFLOP/s: torch.mm of two fp32 2048x2048 matrices (2 * 2048^3 FLOPs each), best of 5,
-  measured in the same process with the same thread count; the ratio is achieved / matmul.
+  measured in the same process with the same thread count just before each variant (on a shared
+  machine the rate drifts); the ratio is achieved / that matmul figure.
 The default model is SmolLM2-135M-Instruct with LoRA r=16 on all linear layers, fp32, the knobs of
 `conf/train/lora.yaml`. Without `--model-dir` the base_model stage's checkpoint is used, or, when
 it has not run, the GGUF is dequantised in memory (~20 s more).
@@ -121,12 +122,11 @@ def main() -> None:
     if args.threads or tcfg.get("threads"):
         torch.set_num_threads(args.threads or int(tcfg.threads))
     threads = torch.get_num_threads()
-    matmul = matmul_gflops()
-    print(f"torch {torch.__version__}, {threads} threads; dense fp32 matmul (2048^3): "
-          f"{matmul:.1f} GFLOP/s", flush=True)
-    print("FLOPs counted: (4 * N + 6 * N_trainable) * tokens (pipeline/flops.py)")
+    print(f"torch {torch.__version__}, {threads} threads; FLOPs counted: "
+          "(4 * N + 6 * N_trainable) * tokens (pipeline/flops.py)", flush=True)
     rows, seq = int(tcfg.rows_per_batch), int(tcfg.max_seq_len)
-    print(f"{'variant':<10} {'batch':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'ratio':>6} {'s/step':>7}")
+    print(f"{'variant':<10} {'batch':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'matmul':>7} "
+          f"{'ratio':>6} {'s/step':>7}")
     for name in args.variants.split(","):
         r, L, gc, attn = rows, seq, bool(tcfg.gradient_checkpointing), str(tcfg.attn_implementation)
         if "x" in name:
@@ -137,9 +137,11 @@ def main() -> None:
             attn = "eager"
         elif name != "default":
             parser.error(f"unknown variant {name!r}")
+        matmul = matmul_gflops()
         res = run_variant(args.model_dir, r, L, args.steps, gc, attn, tcfg)
         print(f"{name:<10} {res['shape']:>9} {res['tokens_per_s']:>9.1f} {res['gflops']:>8.1f} "
-              f"{res['gflops'] / matmul:>6.0%} {res['step_s']:>7.2f}", flush=True)
+              f"{matmul:>7.1f} {res['gflops'] / matmul:>6.0%} {res['step_s']:>7.2f}",
+              flush=True)
     print(f"N = {res['n_params']:,} matmul parameters, {res['n_trainable']:,} trainable (LoRA "
           f"r={tcfg.lora.r}, {tcfg.lora.target_modules})")
 
