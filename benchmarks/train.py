@@ -1,0 +1,150 @@
+"""Training throughput of LoRA on the base model, beside the dense fp32 matmul rate of this machine.
+
+    python benchmarks/train.py [--model-dir data/base_model] [--steps 3] [--threads N]
+                               [--variants default,8x256,gc,eager]
+
+Figures, for each variant (batch shape and knobs), over `--steps` timed optimizer steps after one
+warm-up step (forward + backward + AdamW step, packed rows as `pipeline.train` builds them):
+- tokens/s: real (non-padding) tokens trained per second of wall time;
+- achieved GFLOP/s: FLOPs counted with `pipeline.flops.lora_training_flops`,
+      (4 * N + 6 * N_trainable) * tokens,  N = matmul parameters (input embedding excluded when
+      untied), i.e. forward 2N, activation gradients 2N, adapter weight gradients; attention's
+      sequence term is not counted, so the figure is a lower bound of the work done;
+- matmul GFLOP/s: torch.mm of two fp32 2048x2048 matrices (2 * 2048^3 FLOPs each), best of 5,
+  measured in the same process with the same thread count just before each variant (on a shared
+  machine the rate drifts); the ratio is achieved / that matmul figure.
+The default model is SmolLM2-135M-Instruct with LoRA r=16 on all linear layers, fp32, the knobs of
+`conf/train/lora.yaml`. Without `--model-dir` the base_model stage's checkpoint is used, or, when
+it has not run, the GGUF is dequantised in memory (~20 s more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from pipeline.config import compose  # noqa: E402
+from pipeline.flops import lora_training_flops, matmul_params  # noqa: E402
+from train.data import batch_tensors, plan_batches  # noqa: E402
+from train.loop import lora_model  # noqa: E402
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best dense fp32 matmul rate over `repeats` runs of an n x n by n x n product (GFLOP/s)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)   # warm-up: thread pool, caches
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def load(model_dir: Path | None, attn: str):
+    from transformers import AutoModelForCausalLM
+
+    from train.model import load_base
+
+    cfg = compose()
+    directory = model_dir or ROOT / str(cfg.model.dir)
+    if (directory / "config.json").is_file():
+        return AutoModelForCausalLM.from_pretrained(directory, attn_implementation=attn)
+    model, _ = load_base(cfg.model)
+    model.config._attn_implementation = attn
+    return model
+
+
+def packed_batch(vocab: int, rows: int, seq_len: int, seed: int = 0) -> tuple[dict, int]:
+    """One batch of `rows` packed rows of random records (60-400 tokens), as training sees it,
+    and its count of real (non-padding) tokens."""
+    g = torch.Generator().manual_seed(seed)
+    lengths: list[int] = []
+    while sum(lengths) < rows * seq_len * 4:
+        lengths.append(int(torch.randint(60, 400, (1,), generator=g)))
+    examples = []
+    for n in lengths:
+        ids = torch.randint(0, vocab, (n,), generator=g).tolist()
+        examples.append((ids, ids))
+    plan = plan_batches(lengths, seq_len, rows, 8, [1.0])
+    batch = max(plan.batches, key=len)   # a stretch's batches are balanced: take a full one
+    return batch_tensors(batch, examples, pad_id=0), sum(c.size for row in batch for c in row)
+
+
+def run_variant(model_dir: Path | None, rows: int, seq_len: int, steps: int, gc: bool,
+                attn: str, tcfg) -> dict:
+    """Time `steps` LoRA optimizer steps on one packed batch of `rows` x `seq_len`."""
+    model = load(model_dir, attn)
+    n_params = matmul_params(model)
+    model = lora_model(model, tcfg, seed=0)
+    if gc:
+        model.gradient_checkpointing_enable({"use_reentrant": False})
+        model.enable_input_require_grads()
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in trainable)
+    opt = torch.optim.AdamW(trainable, lr=1e-4)
+    batch, real = packed_batch(model.config.vocab_size, rows, seq_len)
+
+    def step():
+        model(**batch).loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()   # warm-up: allocator, thread pool
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    dt = (time.perf_counter() - t) / steps
+    flops = lora_training_flops(n_params, n_trainable, real)
+    return {"tokens_per_s": real / dt, "gflops": flops / dt / 1e9, "step_s": dt,
+            "tokens": real, "shape": "x".join(map(str, batch["input_ids"].shape)),
+            "n_params": n_params, "n_trainable": n_trainable}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--variants", default="default,8x256,2x1024,gc",
+                        help="comma list: default (conf/train/lora.yaml), RxL (rows x seq len), "
+                             "gc (default + gradient checkpointing), eager (eager attention)")
+    args = parser.parse_args()
+    tcfg = compose().train
+    if args.threads or tcfg.get("threads"):
+        torch.set_num_threads(args.threads or int(tcfg.threads))
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} threads; FLOPs counted: "
+          "(4 * N + 6 * N_trainable) * tokens (pipeline/flops.py)", flush=True)
+    rows, seq = int(tcfg.rows_per_batch), int(tcfg.max_seq_len)
+    print(f"{'variant':<10} {'batch':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'matmul':>7} "
+          f"{'ratio':>6} {'s/step':>7}")
+    for name in args.variants.split(","):
+        r, L, gc, attn = rows, seq, bool(tcfg.gradient_checkpointing), str(tcfg.attn_implementation)
+        if "x" in name:
+            r, L = (int(v) for v in name.split("x"))
+        elif name == "gc":
+            gc = True
+        elif name == "eager":
+            attn = "eager"
+        elif name != "default":
+            parser.error(f"unknown variant {name!r}")
+        matmul = matmul_gflops()
+        res = run_variant(args.model_dir, r, L, args.steps, gc, attn, tcfg)
+        print(f"{name:<10} {res['shape']:>9} {res['tokens_per_s']:>9.1f} {res['gflops']:>8.1f} "
+              f"{matmul:>7.1f} {res['gflops'] / matmul:>6.0%} {res['step_s']:>7.2f}",
+              flush=True)
+    print(f"N = {res['n_params']:,} matmul parameters, {res['n_trainable']:,} trainable (LoRA "
+          f"r={tcfg.lora.r}, {tcfg.lora.target_modules})")
+
+
+if __name__ == "__main__":
+    main()
