@@ -349,7 +349,7 @@ class QuestionGenerator:
             return "no_verb"
         if words[-1].lower() in DANGLING:
             return "dangling_word"   # "What is added on top of the?", "How many legs may?"
-        if re.search(r"[-\u2013\u2014/]$", question.rstrip("?")):
+        if re.search(r"[-\u2013\u2014/]$|[:;]|[a-z]\.\s|(^|\s)-\w", question.rstrip("?")):
             return "broken_text"   # "... of Proto-Mon-?": the source lost a word
         return None
 
@@ -612,9 +612,12 @@ def person_check(answer: Span, label: str, page: PageContext) -> str | None:
     words = page.people | set((page.subject_name or "").split())
     usual = page.majority.get(answer.text, label)
     place = usual in WHERE_LABELS   # "Aruba" inside "Queen Beatrix of Aruba" stays a place
+    title_words = page.title.split()
+    if len(answer) == 1 and not page.subject_name and answer.text in title_words:
+        # The page's own name (or a word of it, "Apollo" of "Apollo 8") on a page that is no
+        # biography: the small NER guesses its label ("Who consists of mountains?" Andorra).
+        return None
     if label == "PERSON":
-        if answer.text == page.title and not page.subject_name:
-            return None   # the page's own name, on a page that is no biography ("Andorra")
         if any(c.isdigit() for c in answer.text):
             return None
         if any(t.text.isupper() and len(t) > 1 or t.lower_ in NOT_NAME_WORDS for t in answer):
@@ -622,7 +625,7 @@ def person_check(answer: Span, label: str, page: PageContext) -> str | None:
         if len(answer) > 1:
             return label
         return label if answer.text in words and not place else None
-    if label == "NORP" and (answer.root.tag_ not in ("NNS", "NNPS")
+    if label == "NORP" and (answer.root.tag_ not in ("NNS", "NNPS") or answer.text.islower()
                             or answer.start == answer.sent.start):
         # "American" in "the American NC-4" is a modifier, not a group of people; a capital at
         # the start of a sentence says nothing ("Amphibians" is labelled NORP).
@@ -630,8 +633,6 @@ def person_check(answer: Span, label: str, page: PageContext) -> str | None:
     if label in ("ORG", "GPE", "PRODUCT", "WORK_OF_ART") and len(answer) == 1 \
             and answer.text in words and not place:
         return "PERSON"
-    if label in VOTED_LABELS and len(answer) == 1 and answer.text == page.title:
-        return None   # the page's own name: its label there is a guess (Achilles as GPE)
     if label in VOTED_LABELS and len(answer) == 1:
         # One-word names: the small NER often labels persons ORG or GPE (Herodotus, Achilles);
         # trust an acronym ORG, or a label the page gives the name at least twice, most often.

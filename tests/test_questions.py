@@ -249,3 +249,12 @@ def test_helpers_for_new_rules():
     assert balanced("a (b) [c] \"d\"") and not balanced("TAI(NPL") and not balanced('a "b')
     assert WHEN_ANSWER.search("the 1990s") and WHEN_ANSWER.search("June")
     assert not WHEN_ANSWER.search("just one hour") and not WHEN_ANSWER.search("today")
+
+
+def test_page_title_words_and_broken_punctuation(nlp, gen):
+    # "Apollo" of a page titled "Apollo 8" (no biography) is no trusted person
+    page = PageContext(title="Apollo 8", people=frozenset({"Apollo"}))
+    found, drops = ask(nlp, gen, "Apollo reached the Moon in 1968.", page)
+    assert "Apollo" not in found and "uncertain_label" in drops
+    found, drops = ask(nlp, gen, "The beads indicated units: fives and tens in 1450.")
+    assert not any(":" in q.question for q in found.values())
