@@ -258,3 +258,14 @@ def test_page_title_words_and_broken_punctuation(nlp, gen):
     assert "Apollo" not in found and "uncertain_label" in drops
     found, drops = ask(nlp, gen, "The beads indicated units: fives and tens in 1450.")
     assert not any(":" in q.question for q in found.values())
+
+
+def test_list_words_comparisons_and_group_names(nlp, gen):
+    found, drops = ask(nlp, gen, "The appeal must be filed within 10 days of either the "
+                                 "judgment or the order in 1990.")
+    assert not any("either" in q.question for q in found.values())
+    found, drops = ask(nlp, gen, "The climates near the ocean are more moderate.")
+    assert not any(q.rule.startswith("subject") for q in found.values())
+    page = PageContext(majority={"Kurdish": "NORP"})
+    found, _ = ask(nlp, gen, "Sorani Kurdish wrote the poems in 1890.", page)
+    assert "Sorani Kurdish" not in found
