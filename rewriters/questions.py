@@ -79,7 +79,11 @@ SENTENCE_ADVERBS = frozenset({"however", "only", "also", "thus", "therefore", "h
                               "moreover", "furthermore", "further", "nevertheless", "instead",
                               "indeed", "still", "then", "especially", "particularly", "once",
                               "again", "likewise", "meanwhile", "consequently", "accordingly",
-                              "nonetheless", "even", "too", "already", "later", "subsequently"})
+                              "nonetheless", "even", "too", "already", "later", "subsequently",
+                              "purely", "largely", "partly", "simply", "merely"})
+# "in particular", "in addition": prepositional phrases that work as sentence adverbs.
+ADVERBIAL_PPS = frozenset({"particular", "addition", "general", "fact", "contrast", "turn",
+                           "practice", "short", "total", "sum"})
 # Words that need the rest of a list or a pairing the simplification cut away.
 LIST_WORDS = frozenset({"namely", "respectively", "either", "neither", "i.e.", "e.g."})
 # Words of dialogue or of the writer: such a sentence is a quotation or an aside, not a fact.
@@ -358,7 +362,7 @@ class QuestionGenerator:
             return "broken_list"   # "... within 10 days of either the judgment?"
         if words[-1].lower() in DANGLING:
             return "dangling_word"   # "What is added on top of the?", "How many legs may?"
-        if re.search(r"[-\u2013\u2014/]$|[:;]|[a-z]\.\s|(^|\s)-\w", question.rstrip("?")):
+        if re.search(r"[-\u2013\u2014/]$|[:;()\[\]]|[a-z]\.\s|(^|\s)-\w", question.rstrip("?")):
             return "broken_text"   # "... of Proto-Mon-?": the source lost a word
         return None
 
@@ -429,7 +433,8 @@ class Clause:
                 if child.dep_ == "prep":
                     initial |= {t.i for t in child.subtree} - side_remarks(sent)
         for t in sent:   # sentence adverbs: cut wherever they sit ("X, however, has")
-            if t.dep_ == "advmod" and t.lower_ in SENTENCE_ADVERBS:
+            if t.dep_ == "advmod" and t.lower_ in SENTENCE_ADVERBS or t.dep_ == "prep" and any(
+                    c.dep_ in ("pobj", "amod") and c.lower_ in ADVERBIAL_PPS for c in t.children):
                 cut |= {s.i for s in t.subtree}
         # Commas left dangling once what they set off is gone; list commas stay.
         cut |= {t.i for t in sent if t.text in ",;:" and (
@@ -622,10 +627,11 @@ def person_check(answer: Span, label: str, page: PageContext) -> str | None:
     usual = page.majority.get(answer.text, label)
     place = usual in WHERE_LABELS   # "Aruba" inside "Queen Beatrix of Aruba" stays a place
     title_words = page.title.split()
-    if len(answer) == 1 and not page.subject_name and answer.text in title_words:
-        # The page's own name (or a word of it, "Apollo" of "Apollo 8") on a page that is no
-        # biography: the small NER guesses its label ("Who consists of mountains?" Andorra).
-        return None
+    if len(answer) == 1 and answer.text in title_words:
+        # The page's own name (or a word of it, "Apollo" of "Apollo 8"): the small NER guesses
+        # its label ("Who consists of mountains?" Andorra; Achilles as GPE). On a biography
+        # it is the person; elsewhere there is no telling.
+        return "PERSON" if page.subject_name else None
     if label == "PERSON":
         if any(c.isdigit() for c in answer.text):
             return None

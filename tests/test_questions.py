@@ -269,3 +269,14 @@ def test_list_words_comparisons_and_group_names(nlp, gen):
     page = PageContext(majority={"Kurdish": "NORP"})
     found, _ = ask(nlp, gen, "Sorani Kurdish wrote the poems in 1890.", page)
     assert "Sorani Kurdish" not in found
+
+
+def test_title_word_on_a_biography_is_the_person(nlp, gen):
+    page = PageContext(title="Achilles", subject_name="Achilles")
+    found, _ = ask(nlp, gen, "Achilles moved to the city in 1200.", page)
+    assert found["Achilles"].question == "Who moved to the city in 1200?"
+
+
+def test_adverbial_pps_and_brackets(nlp, gen):
+    found, _ = ask(nlp, gen, "The teleosts in particular diversified widely in 1900.")
+    assert found and not any("particular" in q.question for q in found.values())
