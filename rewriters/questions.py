@@ -315,6 +315,11 @@ class QuestionGenerator:
             return "broken_text"   # "TAI(NPL", "1.the record"
         if answer[-1].pos_ in ("ADP", "DET", "CCONJ", "SCONJ"):
             return "answer_not_a_phrase"   # "The Northwest Ordinance of": the NER cut it short
+        if prep is not None and prep.lower_ == "since" and (
+                clause.aux is None or clause.aux.lemma_ != "have"):
+            return "perfect_when"   # "Since when does Nepal emerge?": "since" wants a perfect
+        if role == "object" and clause.verb.lemma_ in ("call", "name", "term", "dub", "know"):
+            return "naming_verb"   # "Who was the award called?": the object is a name
         if rule_wh == "when" and clause.aux is not None and clause.aux.lemma_ == "have" \
                 and (prep is None or prep.lower_ != "since"):
             return "perfect_when"   # "When has the population grown?": perfect wants "since"

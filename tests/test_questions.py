@@ -280,3 +280,10 @@ def test_title_word_on_a_biography_is_the_person(nlp, gen):
 def test_adverbial_pps_and_brackets(nlp, gen):
     found, _ = ask(nlp, gen, "The teleosts in particular diversified widely in 1900.")
     assert found and not any("particular" in q.question for q in found.values())
+
+
+def test_since_needs_a_perfect_and_naming_verbs(nlp, gen):
+    found, drops = ask(nlp, gen, "Nepal grows fast since 1970.")
+    assert "1970" not in found
+    found, drops = ask(nlp, gen, "The award was called Art Direction in 1950.")
+    assert not any(q.rule.startswith("object") for q in found.values())
