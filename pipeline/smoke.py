@@ -47,8 +47,11 @@ def run_pipeline(out: Path, overrides: list[str]) -> Path:
 
 
 def table_lines(markdown: str) -> list[str]:
-    """The Markdown table rows of a report (lines that start with `|`), in order."""
-    return [line for line in markdown.splitlines() if line.startswith("|")]
+    """The rows of the report's first Markdown table (the results), header included."""
+    lines = markdown.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return lines[start:end]
 
 
 def main(argv: list[str] | None = None) -> None:
