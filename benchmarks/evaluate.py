@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
     parser.add_argument("--dtype", default=None, help="default: eval.dtype")
-    parser.add_argument("--threads", type=int, default=None, help="default: torch's own")
+    parser.add_argument("--threads", type=int, default=None, help="default: eval.threads")
     args = parser.parse_args()
 
     cfg = compose([f"eval.max_questions={args.questions}"])
@@ -69,8 +69,8 @@ def main() -> None:
             cfg.eval.batch_size = args.batch_size
         if args.dtype:
             cfg.eval.dtype = args.dtype
-    if args.threads:
-        torch.set_num_threads(args.threads)
+        if args.threads:
+            cfg.eval.threads = args.threads
     from transformers import AutoTokenizer
 
     model_dir = base_model_dir(cfg)
@@ -82,7 +82,8 @@ def main() -> None:
     cpu_start, start = _cpu_s(), time.perf_counter()
     result, _ = score_model(model, tokenizer, rows, cfg.eval, cfg.seed, stops)
     seconds, cpu_s = time.perf_counter() - start, _cpu_s() - cpu_start
-    print(f"model {model_dir} ({cfg.eval.dtype}), {torch.get_num_threads()} threads, "
+    threads = cfg.eval.threads or torch.get_num_threads()  # what generate_answers ran on
+    print(f"model {model_dir} ({cfg.eval.dtype}), {threads} threads, "
           f"eval={cfg.eval.name} mode={cfg.eval.mode} batch_size={cfg.eval.batch_size} "
           f"max_new_tokens={cfg.eval.max_new_tokens}")
     print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']}  "
@@ -90,7 +91,6 @@ def main() -> None:
     print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"questions/s: {len(rows) / seconds:.2f}  ({seconds:.1f} s wall)")
     # on a shared machine wall time counts other people's work; CPU time per question does not
-    threads = torch.get_num_threads()
     print(f"CPU s/question: {cpu_s / len(rows):.2f}  -> questions/s with {threads} free cores: "
           f"{threads * len(rows) / cpu_s:.2f} (estimate: assumes full use of every thread)")
     print(f"base model F1 {result['f1']:.1f} {result['f1_ci95']}  "

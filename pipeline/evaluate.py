@@ -84,7 +84,8 @@ def score_model(model, tokenizer, rows: list[dict], eval_cfg: DictConfig, seed: 
     """Ask `model` every question; SQuAD scores (0-100, with intervals) and per-question rows."""
     prompts = [chat_prompt_ids(tokenizer, question_prompt(r, eval_cfg.mode)) for r in rows]
     answers = generate_answers(model, tokenizer, prompts, batch_size=int(eval_cfg.batch_size),
-                               max_new_tokens=int(eval_cfg.max_new_tokens), stops=stops)
+                               max_new_tokens=int(eval_cfg.max_new_tokens), stops=stops,
+                               threads=eval_cfg.threads)
     result = score([a.text for a in answers], [r["answers"] for r in rows],
                    bootstrap_samples=int(eval_cfg.bootstrap_samples), seed=seed)
     predictions = [{"id": r["id"], "question": r["question"], "prediction": a.text,

@@ -106,3 +106,22 @@ def test_merged_adapter_matches_the_unmerged_one_and_leaves_the_base_alone(tiny,
     torch.testing.assert_close(half.float(), want, rtol=0.05, atol=0.05)
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), key
+
+
+def test_threads_apply_while_generating_and_are_restored(tiny):
+    model, tokenizer = tiny
+    seen = []
+
+    class _Counting(_Scripted):
+        def generate(self, **kwargs):
+            seen.append(torch.get_num_threads())
+            return super().generate(**kwargs)
+
+    before = torch.get_num_threads()
+    generate_answers(_Counting([5, 6]), tokenizer, _prompts(tokenizer), batch_size=2,
+                     max_new_tokens=2, stops=[6], threads=1)
+    assert seen == [1, 1]
+    assert torch.get_num_threads() == before
+    generate_answers(_Counting([5, 6]), tokenizer, _prompts(tokenizer)[:1], batch_size=1,
+                     max_new_tokens=2, stops=[6], threads=None)
+    assert seen[-1] == before

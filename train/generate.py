@@ -8,12 +8,18 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
 - a LoRA adapter is merged into a copy of the base weights before generating, so scoring a
   checkpoint costs exactly what scoring the base model costs (no adapter matmuls per layer);
 - bfloat16 weights (`eval.dtype`) use the CPU's avx512_bf16 matmuls: 1.5 instead of 3.4
-  CPU-seconds per XQuAD question here, same answers on a 16-question check.
+  CPU-seconds per XQuAD question here, same answers on a 16-question check;
+- generation runs on `threads` torch threads (`eval.threads`, default 1). Every op is an OpenMP
+  parallel region ending in a barrier; when the cores are shared with other processes, the
+  second thread is often descheduled and each barrier waits a scheduler time slice (~5 ms).
+  A decode step is ~600 tiny ops, so with 2 threads on 2 busy cores an M=16 bf16 matmul took
+  5.5 ms of CPU instead of 0.13 ms, and the XQuAD benchmark ran at 0.63 instead of 1.53 q/s.
 """
 
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,14 +87,33 @@ def _first_line(tokenizer, ids: list[int]) -> str:
     return tokenizer.decode(ids, skip_special_tokens=True).split("\n", 1)[0].strip()
 
 
-@torch.inference_mode()
+@contextmanager
+def torch_threads(threads: int | None):
+    """Run the block on `threads` intra-op torch threads (None: leave torch's setting alone)."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int,
-                     max_new_tokens: int, stops: list[int] | None = None) -> list[Answer]:
+                     max_new_tokens: int, stops: list[int] | None = None,
+                     threads: int | None = None) -> list[Answer]:
     """Greedy answers to token-id prompts, in the order given.
 
     Prompts are grouped by length into batches of `batch_size`, left-padded, and generated with
-    the KV cache until every row has hit a stop token or `max_new_tokens`.
+    the KV cache until every row has hit a stop token or `max_new_tokens`, on `threads` torch
+    threads (None: torch's current setting).
     """
+    with torch_threads(threads), torch.inference_mode():
+        return _generate(model, tokenizer, prompts, batch_size, max_new_tokens, stops)
+
+
+def _generate(model, tokenizer, prompts: list[list[int]], batch_size: int,
+              max_new_tokens: int, stops: list[int] | None) -> list[Answer]:
     from transformers import GenerationConfig
 
     stops = stop_token_ids(tokenizer) if stops is None else stops
