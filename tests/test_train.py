@@ -44,7 +44,7 @@ def _setup(root: Path, model_dir: Path, rows: list[dict], *overrides: str):
     cfg = compose([f"data_dir={root / 'data'}", f"metrics_dir={root / 'metrics'}",
                    f"model.dir={model_dir}", "experiment.token_budget=100000",
                    "train.max_seq_len=128", "train.rows_per_batch=2", "train.logging_steps=1",
-                   *overrides])
+                   f"train.checkpoint_fractions={FRACTIONS}", *overrides])
     cfg.curriculum = "c"   # a name, not a config group: set after composing
     return cfg
 
@@ -112,7 +112,7 @@ def test_lora_weights_change_and_base_weights_do_not(tiny_model, tmp_path):
     """Train in-process, then compare every parameter with the checkpoint it started from."""
     from transformers import AutoModelForCausalLM
 
-    from pipeline.energy import EnergyMeter
+    from pipeline.energy import CpuPower, EnergyMeter
     from train.data import plan_batches, tokenize_records
     from train.loop import train_lora
     from train.model import load_checkpoint
@@ -121,7 +121,7 @@ def test_lora_weights_change_and_base_weights_do_not(tiny_model, tmp_path):
     model, tokenizer = load_checkpoint(tiny_model)
     examples = tokenize_records(_records(8), tokenizer)
     plan = plan_batches([len(x) for x, _ in examples], 128, 2, 8, [1.0])
-    meter = EnergyMeter(5.0)
+    meter = EnergyMeter(CpuPower(5.0, "test"))
     meter.begin("t")
     train_lora(cfg, model, tokenizer, examples, plan, tmp_path / "work",
                lambda: meter.read("t"))
