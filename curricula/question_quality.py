@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from curricula.base import Context, Filter
 from curricula.text import normalise_words
+from pipeline.records import format_name
 
 # Words a well-formed English question starts with (wh-words and inverted auxiliaries).
 QUESTION_WORDS = (
     "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "in", "on", "at",
     "is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had",
     "will", "would", "should", "to", "from", "for", "by", "during", "after", "before", "name",
+    # a fronted preposition ("Of how many judges ...?", "Until when ...?", "Since when ...?")
+    "of", "until", "since", "with", "about", "into", "through", "under", "among", "between",
 )
 
 
@@ -24,12 +27,18 @@ class QuestionQuality(Filter):
         starts elsewhere is most often a sentence with a "?" glued on.
     answer_in_question: allow the answer's words to appear as a phrase inside the question
         (false: such a question leaks its answer).
+    formats: the formats whose `question` is a wh-question these checks are made for (null: every
+        format with a question). Multiple-choice questions are cloze sentences framed as "Which
+        option fills the blank?" and would all fail the question-mark rule.
     """
 
     def __init__(self, require_question_mark: bool = True, min_words: int = 3,
                  max_words: int = 40, question_words: list[str] | None = QUESTION_WORDS,
-                 answer_in_question: bool = False, name: str | None = None):
+                 answer_in_question: bool = False,
+                 formats: list[str] | None = ("qa_extractive", "qa_closed_book"),
+                 name: str | None = None):
         super().__init__(name)
+        self.formats = set(formats) if formats is not None else None
         self.require_question_mark = require_question_mark
         self.min_words, self.max_words = min_words, max_words
         self.question_words = set(question_words) if question_words is not None else None
@@ -37,7 +46,8 @@ class QuestionQuality(Filter):
 
     def filter(self, record: dict, ctx: Context) -> bool | tuple:
         question = record.get("question")
-        if question is None:
+        if question is None or (self.formats is not None
+                                and format_name(record["format"]) not in self.formats):
             return True
         words = normalise_words(question)
         if self.require_question_mark and not question.rstrip().endswith("?"):

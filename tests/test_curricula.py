@@ -109,6 +109,20 @@ def test_question_quality_passes_formats_without_questions(ctx):
     assert kept == records
 
 
+def test_question_quality_leaves_cloze_framed_multiple_choice_alone(ctx):
+    """A multiple-choice question is a cloze sentence, not a wh-question: not judged as one."""
+    mc = make_record("multiple_choice", "p1", "T", question="Which option fills the blank "
+                     "(____)? Paris is the capital of ____.", options=["France", "Spain", "Peru",
+                     "Chad"], answer_index=0, answer="France")
+    qa = make_record("qa_closed_book", "p1", "T", question="Paris is the capital of France.",
+                     answer="France")
+    kept, dropped = apply(QuestionQuality(), [mc, qa], ctx)
+    assert [r["id"] for r in kept] == [mc["id"]]
+    assert dropped[qa["id"]][0] == "no_question_mark"
+    kept, _ = apply(QuestionQuality(formats=None), [mc], ctx)
+    assert kept == []
+
+
 def test_length_bounds_on_tokens_and_answer_words(ctx, tokenizer):
     records = everything(2)
     tokens = sorted(ctx.tokens(r) for r in records)
