@@ -37,13 +37,18 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     tmp.rename(final)
 
 
-def write_json(path: str | Path, data: dict) -> None:
-    """Write `data` as sorted, indented JSON, atomically (temp file + rename)."""
+def write_text(path: str | Path, text: str) -> None:
+    """Write `text` atomically (temp file + rename): readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    tmp.write_text(text)
     tmp.rename(path)
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    """Write `data` as sorted, indented JSON, atomically."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n")
 
 
 def _jsonable(value):

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.config import PROJECT_ROOT, require, run
 from pipeline.energy import ESTIMATE_FORMULA, cpu_model_name
-from pipeline.io import write_json
+from pipeline.io import write_json, write_text
 from pipeline.report_figures import Figures, Metrics, compute, kj, load_metrics
 from pipeline.report_plots import energy_by_stage, f1_curves
 from pipeline.report_render import markdown, to_html
@@ -209,13 +209,6 @@ def summary(figures: Figures) -> dict:
     return out
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    tmp.rename(path)
-
-
 def main(cfg: DictConfig) -> dict:
     """Write the report files; returns the metrics written to `<metrics_dir>/report.json`."""
     curricula = list(require(cfg, "curricula").keys())
@@ -228,8 +221,8 @@ def main(cfg: DictConfig) -> dict:
         md, page = markdown(blocks), to_html(blocks, f"joule report: {cfg.experiment.name}")
         reports_dir = Path(cfg.reports_dir)
         write_json(Path(cfg.metrics_dir) / "plots" / "f1_vs_energy.json", plot_rows(figures))
-        _write_text(reports_dir / "report.md", md)
-        _write_text(reports_dir / "report.html", page)
+        write_text(reports_dir / "report.md", md)
+        write_text(reports_dir / "report.html", page)
         stage.metrics.update(summary(figures))
     return stage.metrics
 
