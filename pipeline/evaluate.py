@@ -83,9 +83,11 @@ def score_model(model, tokenizer, rows: list[dict], eval_cfg: DictConfig, seed: 
                 stops: list[int] | None = None) -> tuple[dict, list[dict]]:
     """Ask `model` every question; SQuAD scores (0-100, with intervals) and per-question rows."""
     prompts = [chat_prompt_ids(tokenizer, question_prompt(r, eval_cfg.mode)) for r in rows]
+    # open book: the questions on one passage share its prompt prefix (computed once per batch)
+    groups = [r["context"] for r in rows] if eval_cfg.mode == "open_book" else None
     answers = generate_answers(model, tokenizer, prompts, batch_size=int(eval_cfg.batch_size),
                                max_new_tokens=int(eval_cfg.max_new_tokens), stops=stops,
-                               threads=eval_cfg.threads)
+                               threads=eval_cfg.threads, groups=groups)
     result = score([a.text for a in answers], [r["answers"] for r in rows],
                    bootstrap_samples=int(eval_cfg.bootstrap_samples), seed=seed)
     predictions = [{"id": r["id"], "question": r["question"], "prediction": a.text,
@@ -93,6 +95,8 @@ def score_model(model, tokenizer, rows: list[dict], eval_cfg: DictConfig, seed: 
                    for r, a, f1, em in zip(rows, answers, result.pop("f1s"), result.pop("ems"),
                                            strict=True)]
     result["prompt_tokens"] = sum(a.prompt_tokens for a in answers)
+    # fewer than prompt_tokens where questions share a passage's prefix
+    result["computed_prompt_tokens"] = round(sum(a.computed_prompt_tokens for a in answers))
     result["generated_tokens"] = sum(a.new_tokens for a in answers)
     return result, predictions
 
@@ -130,7 +134,7 @@ def main(cfg: DictConfig) -> dict:
                     del model
                 _write_jsonl(out / f"{ck['name']}.jsonl", predictions)
                 spent = cost["result"]
-                tokens = result["prompt_tokens"] + result["generated_tokens"]
+                tokens = result["computed_prompt_tokens"] + result["generated_tokens"]
                 entry = {k: v for k, v in ck.items() if k != "adapter"}
                 entry.update(result, eval_time_s=spent.time_s, eval_energy_j=spent.energy_j,
                              eval_energy_source=spent.energy_source,
@@ -144,7 +148,8 @@ def main(cfg: DictConfig) -> dict:
             f1=final["f1"], em=final["em"], f1_ci95=final["f1_ci95"], em_ci95=final["em_ci95"],
             checkpoints=scored,
             inference_flops=sum(c["inference_flops"] for c in scored),
-            flops_formula="2 * matmul_params * (prompt + generated tokens), per checkpoint")
+            flops_formula="2 * matmul_params * (computed prompt + generated tokens), per "
+                          "checkpoint; a shared passage prefix counts once per batch")
     return stage.metrics
 
 

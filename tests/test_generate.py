@@ -125,3 +125,57 @@ def test_threads_apply_while_generating_and_are_restored(tiny):
     generate_answers(_Counting([5, 6]), tokenizer, _prompts(tokenizer)[:1], batch_size=1,
                      max_new_tokens=2, stops=[6], threads=None)
     assert seen[-1] == before
+
+
+class _ScoreSpy:
+    """Wraps a model; records, per prompt, the first generated step's logits (generate scores)."""
+
+    def __init__(self, model):
+        self.model, self.first_logits = model, {}
+
+    def __call__(self, **kwargs):
+        return self.model(**kwargs)
+
+    def generate(self, **kwargs):
+        out = self.model.generate(**kwargs, return_dict_in_generate=True, output_scores=True)
+        for row, (ids, mask) in enumerate(zip(kwargs["input_ids"], kwargs["attention_mask"],
+                                              strict=True)):
+            self.first_logits[tuple(ids[mask.bool()].tolist())] = out.scores[0][row]
+        return out.sequences
+
+
+def test_shared_prefixes_give_the_unshared_answers(tiny):
+    model, tokenizer = tiny
+    passages = ["The treaty ended the war in 1783 and Paris was", "Lincoln was elected in",
+                "Aristotle taught Alexander the Great in Macedon, and"]
+    questions = [" Question: when?", " Question: who taught Alexander?", " Who?"]
+    texts = [passages[0] + q for q in questions[:2]] + [passages[1] + q for q in questions[1:]]
+    texts += [passages[2] + q for q in questions]
+    prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    keys = ["a", "a", "b", "b", "c", "c", "c"]
+    plain_spy = _ScoreSpy(model)
+    plain = generate_answers(plain_spy, tokenizer, prompts, batch_size=4, max_new_tokens=6)
+    # batch 5: groups b and c (prefixes of different lengths) share a batch, a is alone;
+    # batch 2: group c is cut in two chunks, each computing its prefix
+    for batch_size in (5, 2):
+        spy = _ScoreSpy(model)
+        shared = generate_answers(spy, tokenizer, prompts, batch_size=batch_size,
+                                  max_new_tokens=6, groups=keys)
+        assert [(a.text, a.new_tokens, a.prompt_tokens) for a in shared] == \
+               [(a.text, a.new_tokens, a.prompt_tokens) for a in plain]
+        # the next-token logits after each prompt: what the model saw was exactly its prompt
+        assert set(spy.first_logits) == set(plain_spy.first_logits) == {tuple(p) for p in prompts}
+        for prompt, logits in plain_spy.first_logits.items():
+            torch.testing.assert_close(spy.first_logits[prompt], logits, rtol=1e-4, atol=1e-5)
+    # each prefix is computed once per chunk: fewer tokens computed than prompted
+    assert sum(a.computed_prompt_tokens for a in plain) == sum(map(len, prompts))
+    assert sum(a.computed_prompt_tokens for a in shared) < 0.8 * sum(map(len, prompts))
+    # a group of one computes its whole prompt, as without groups
+    (alone,) = generate_answers(model, tokenizer, prompts[:1], 1, 6, groups=["x"])
+    assert alone.computed_prompt_tokens == len(prompts[0]) and alone.text == plain[0].text
+
+
+def test_group_keys_must_match_the_prompts(tiny):
+    model, tokenizer = tiny
+    with pytest.raises(ValueError, match="2 group keys for 1 prompts"):
+        generate_answers(model, tokenizer, _prompts(tokenizer)[:1], 1, 4, groups=["a", "b"])

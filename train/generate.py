@@ -9,6 +9,10 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
   checkpoint costs exactly what scoring the base model costs (no adapter matmuls per layer);
 - bfloat16 weights (`eval.dtype`) use the CPU's avx512_bf16 matmuls: 1.5 instead of 3.4
   CPU-seconds per XQuAD question here, same answers on a 16-question check;
+- questions on the same passage share its prompt prefix (`groups`): the prefix goes through the
+  model once per batch and its KV cache is copied to every question's row, so only the question
+  and the assistant header are prefilled per question. Prefill is most of the cost (~240 prompt
+  tokens against ~16 new ones), and XQuAD asks ~5 questions per paragraph;
 - generation runs on `threads` torch threads (`eval.threads`, default 1). Every op is an OpenMP
   parallel region ending in a barrier; when the cores are shared with other processes, the
   second thread is often descheduled and each barrier waits a scheduler time slice (~5 ms).
@@ -35,6 +39,9 @@ class Answer:
     text: str
     prompt_tokens: int     # prompt length without padding
     new_tokens: int        # generated tokens, the stop token included
+    # prompt tokens the model computed for this answer: the whole prompt, or with a shared prefix
+    # its own suffix plus its share of the prefix (prefix length / rows sharing it); fractional
+    computed_prompt_tokens: float = 0.0
 
 
 def stop_token_ids(tokenizer) -> list[int]:
@@ -101,25 +108,42 @@ def torch_threads(threads: int | None):
 
 def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int,
                      max_new_tokens: int, stops: list[int] | None = None,
-                     threads: int | None = None) -> list[Answer]:
+                     threads: int | None = None, groups: list | None = None) -> list[Answer]:
     """Greedy answers to token-id prompts, in the order given.
 
     Prompts are grouped by length into batches of `batch_size`, left-padded, and generated with
     the KV cache until every row has hit a stop token or `max_new_tokens`, on `threads` torch
-    threads (None: torch's current setting).
+    threads (None: torch's current setting). With `groups` (one hashable key per prompt, e.g.
+    the passage), prompts with the same key share the cache of their common token prefix.
     """
+    stops = stop_token_ids(tokenizer) if stops is None else stops
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
     with torch_threads(threads), torch.inference_mode():
-        return _generate(model, tokenizer, prompts, batch_size, max_new_tokens, stops)
+        if groups is None:
+            return _generate(model, tokenizer, prompts, batch_size, max_new_tokens, stops, pad)
+        if len(groups) != len(prompts):
+            raise ValueError(f"{len(groups)} group keys for {len(prompts)} prompts")
+        return _generate_shared(model, tokenizer, prompts, groups, batch_size, max_new_tokens,
+                                stops, pad)
+
+
+def _config(max_new_tokens: int, stops: list[int], pad: int):
+    from transformers import GenerationConfig
+
+    return GenerationConfig(do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
+                            eos_token_id=stops, pad_token_id=pad, use_cache=True)
+
+
+def _answer(tokenizer, new: list[int], stop_set: set[int], prompt_tokens: int,
+            computed: float) -> Answer:
+    stop = next((k for k, t in enumerate(new) if t in stop_set), len(new) - 1)
+    new = new[:stop + 1]
+    return Answer(_first_line(tokenizer, new), prompt_tokens, len(new), computed)
 
 
 def _generate(model, tokenizer, prompts: list[list[int]], batch_size: int,
-              max_new_tokens: int, stops: list[int] | None) -> list[Answer]:
-    from transformers import GenerationConfig
-
-    stops = stop_token_ids(tokenizer) if stops is None else stops
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
-    config = GenerationConfig(do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
-                              eos_token_id=stops, pad_token_id=pad, use_cache=True)
+              max_new_tokens: int, stops: list[int], pad: int) -> list[Answer]:
+    config = _config(max_new_tokens, stops, pad)
     stop_set = set(stops)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers: list[Answer | None] = [None] * len(prompts)
@@ -134,8 +158,102 @@ def _generate(model, tokenizer, prompts: list[list[int]], batch_size: int,
             mask[r, width - n:] = 1
         out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
         for r, i in enumerate(rows):
-            new = out[r, width:].tolist()
-            stop = next((k for k, t in enumerate(new) if t in stop_set), len(new) - 1)
-            new = new[:stop + 1]
-            answers[i] = Answer(_first_line(tokenizer, new), len(prompts[i]), len(new))
+            n = len(prompts[i])
+            answers[i] = _answer(tokenizer, out[r, width:].tolist(), stop_set, n, float(n))
+    return answers
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _shared_batches(prompts: list[list[int]], groups: list, batch_size: int
+                    ) -> list[list[tuple[int, list[int]]]]:
+    """Batches of (prefix length, prompt indices): whole groups, at most `batch_size` rows each.
+
+    A group's prefix is the token prefix all its prompts share, less at least one token per
+    prompt (generation needs a last prompt token to start from). A group larger than a batch is
+    cut into chunks that each compute the prefix. Chunks are sorted by prefix length so that a
+    batch pads little.
+    """
+    by_key: dict = {}
+    for i, key in enumerate(groups):
+        by_key.setdefault(key, []).append(i)
+    chunks = []
+    for members in by_key.values():
+        for start in range(0, len(members), batch_size):
+            rows = members[start:start + batch_size]
+            first = prompts[rows[0]]
+            prefix = min(len(prompts[i]) - 1 for i in rows)
+            for i in rows[1:]:
+                prefix = min(prefix, _common_prefix(first, prompts[i]))
+            chunks.append((prefix, rows))
+    chunks.sort(key=lambda c: (c[0], c[1][0]))
+    batches, current, size = [], [], 0
+    for prefix, rows in chunks:
+        if current and size + len(rows) > batch_size:
+            batches.append(current)
+            current, size = [], 0
+        current.append((prefix, rows))
+        size += len(rows)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _left_padded(rows: list[list[int]], width: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        if row:
+            ids[r, width - len(row):] = torch.tensor(row, dtype=torch.long)
+            mask[r, width - len(row):] = 1
+    return ids, mask
+
+
+def _generate_shared(model, tokenizer, prompts: list[list[int]], groups: list, batch_size: int,
+                     max_new_tokens: int, stops: list[int], pad: int) -> list[Answer]:
+    """`_generate`, with each group's common prefix run through the model once per batch.
+
+    Per batch: the distinct prefixes are left-padded and run as one forward pass into a KV
+    cache (position ids count real tokens only, as generate() counts them); the cache rows are
+    repeated for every prompt of their group; each prompt's suffix is left-padded after its
+    prefix, and generate() continues from the cache, prefilling only the suffixes. The padding
+    between prefix and suffix is masked, so every row sees exactly its own prompt.
+    """
+    from transformers import DynamicCache
+
+    config = _config(max_new_tokens, stops, pad)
+    stop_set = set(stops)
+    answers: list[Answer | None] = [None] * len(prompts)
+    for batch in _shared_batches(prompts, groups, batch_size):
+        prefix_width = max(prefix for prefix, _ in batch)
+        prefix_ids, prefix_mask = _left_padded(
+            [prompts[rows[0]][:prefix] for prefix, rows in batch], prefix_width, pad)
+        cache = DynamicCache()
+        if prefix_width:
+            positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
+            model(input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=positions,
+                  past_key_values=cache, use_cache=True, logits_to_keep=1)
+        owner = [(g, i) for g, (_, rows) in enumerate(batch) for i in rows]
+        if prefix_width:
+            cache.reorder_cache(torch.tensor([g for g, _ in owner]))
+        suffixes = [prompts[i][batch[g][0]:] for g, i in owner]
+        suffix_width = max(len(s) for s in suffixes)
+        suffix_ids, suffix_mask = _left_padded(suffixes, suffix_width, pad)
+        rows_of = torch.tensor([g for g, _ in owner])
+        ids = torch.cat([prefix_ids[rows_of], suffix_ids], dim=1)
+        mask = torch.cat([prefix_mask[rows_of], suffix_mask], dim=1)
+        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
+                             **({"past_key_values": cache} if prefix_width else {}))
+        for r, (g, i) in enumerate(owner):
+            prefix, rows = batch[g]
+            computed = len(prompts[i]) - prefix + prefix / len(rows)
+            answers[i] = _answer(tokenizer, out[r, ids.shape[1]:].tolist(), stop_set,
+                                 len(prompts[i]), computed)
     return answers
