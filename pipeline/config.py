@@ -25,6 +25,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
 
 
+def project_path(path: str | Path, root: Path = PROJECT_ROOT) -> Path:
+    """`path` if absolute, else relative to the project root `root`.
+
+    `dvc exp run --temp/--queue` runs stages in a copy of the repository at
+    `<repo>/.dvc/tmp/exps/<tmp>/`, with nothing of what lies beside `<repo>` (the XQuAD file at
+    `../shared/`): a relative path missing from the copy is taken relative to `<repo>` instead.
+    """
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    here = root / path
+    if not here.exists() and root.parts[-4:-1] == (".dvc", "tmp", "exps"):
+        origin = root.parents[3] / path
+        if origin.exists():
+            return origin
+    return here
+
+
 def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """Compose `conf/config.yaml` with Hydra overrides, outside of `@hydra.main` (tests, tools)."""
     from hydra import compose as hydra_compose

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
-from pipeline.config import PROJECT_ROOT, compose, curriculum_config, load_params, run, to_yaml
+from pipeline.config import (
+    PROJECT_ROOT,
+    compose,
+    curriculum_config,
+    load_params,
+    project_path,
+    run,
+    to_yaml,
+)
 from pipeline.errors import JouleError
 
 
@@ -51,3 +60,18 @@ def test_cfg_job_prints_the_curriculum_given(monkeypatch, capsys):
     run(lambda cfg: pytest.fail("--cfg job must not run the stage"))
     out = capsys.readouterr().out
     assert "\ncurriculum: raw\n" in out and "    r: 8\n" in out
+
+
+def test_project_path_finds_files_beside_the_repo_from_a_dvc_temp_copy(tmp_path):
+    """`dvc exp run --temp/--queue` copies the repo to <repo>/.dvc/tmp/exps/<tmp>/."""
+    repo = tmp_path / "repo"
+    copy = repo / ".dvc" / "tmp" / "exps" / "tmpabc"
+    copy.mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "q.json").write_text("{}")
+    (copy / "inside.json").write_text("{}")
+    assert project_path("../shared/q.json", root=repo) == repo / "../shared/q.json"
+    assert project_path("../shared/q.json", root=copy) == repo / "../shared/q.json"
+    assert project_path("inside.json", root=copy) == copy / "inside.json"
+    assert project_path("missing.json", root=copy) == copy / "missing.json"
+    assert project_path("/abs/q.json", root=copy) == Path("/abs/q.json")
