@@ -28,18 +28,21 @@ CONF_DIR = PROJECT_ROOT / "conf"
 def project_path(path: str | Path, root: Path = PROJECT_ROOT) -> Path:
     """`path` if absolute, else relative to the project root `root`.
 
-    `dvc exp run --temp/--queue` runs stages in a copy of the repository at
-    `<repo>/.dvc/tmp/exps/<tmp>/`, with nothing of what lies beside `<repo>` (the XQuAD file at
-    `../shared/`): a relative path missing from the copy is taken relative to `<repo>` instead.
+    `dvc exp run --temp/--queue` runs stages in a copy of the repository under
+    `<repo>/.dvc/tmp/exps/` (`standalone/tmpXXX/` for --temp), with nothing of what lies beside
+    `<repo>` (the XQuAD file at `../shared/`): a relative path missing from the copy is taken
+    relative to `<repo>` instead.
     """
     path = Path(path)
     if path.is_absolute():
         return path
     here = root / path
-    if not here.exists() and root.parts[-4:-1] == (".dvc", "tmp", "exps"):
-        origin = root.parents[3] / path
-        if origin.exists():
-            return origin
+    if here.exists():
+        return here
+    parts = root.parts
+    for i in range(len(parts) - 3, 0, -1):
+        if parts[i:i + 3] == (".dvc", "tmp", "exps") and (Path(*parts[:i]) / path).exists():
+            return Path(*parts[:i]) / path
     return here
 
 

@@ -63,9 +63,9 @@ def test_cfg_job_prints_the_curriculum_given(monkeypatch, capsys):
 
 
 def test_project_path_finds_files_beside_the_repo_from_a_dvc_temp_copy(tmp_path):
-    """`dvc exp run --temp/--queue` copies the repo to <repo>/.dvc/tmp/exps/<tmp>/."""
+    """`dvc exp run --temp` copies the repo to <repo>/.dvc/tmp/exps/standalone/<tmp>/."""
     repo = tmp_path / "repo"
-    copy = repo / ".dvc" / "tmp" / "exps" / "tmpabc"
+    copy = repo / ".dvc" / "tmp" / "exps" / "standalone" / "tmpabc"
     copy.mkdir(parents=True)
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "q.json").write_text("{}")
