@@ -3,7 +3,7 @@
 datatrove's shape, cut down to what curation needs: a step takes the records in order and yields
 the ones it keeps; every record it does not keep goes through `Step.drop` with a reason, so a run
 leaves an audit trail (`excluded.parquet`) and per-step counts. Steps get their knobs from config
-(`_target_:` lines in `conf/curriculum/*.yaml`) and the run's shared inputs (seed, tokenizer,
+(`_target_:` lines in `conf/curricula/*.yaml`) and the run's shared inputs (seed, tokenizer,
 budget, eval set) from the `Context`, so the same step class works in tests and in the stage.
 """
 

@@ -25,27 +25,25 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
 
 
-# Keys that share their name with a config group: `curriculum` (the curriculum a stage works on)
-# vs `conf/curriculum/`. Hydra reads `curriculum=x` as a group override and fails, so a bare
-# `<key>=value` of these keys is taken out of the overrides and set after composition.
-VALUE_KEYS = ("curriculum",)
+def project_path(path: str | Path, root: Path = PROJECT_ROOT) -> Path:
+    """`path` if absolute, else relative to the project root `root`.
 
-
-def _split_value_overrides(overrides) -> tuple[list[str], list[tuple[str, str]]]:
-    rest, values = [], []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if sep and key in VALUE_KEYS:
-            values.append((key, value))
-        else:
-            rest.append(item)
-    return rest, values
-
-
-def _set_values(cfg: DictConfig, values: list[tuple[str, str]]) -> DictConfig:
-    for key, value in values:
-        OmegaConf.update(cfg, key, value, merge=False)
-    return cfg
+    `dvc exp run --temp/--queue` runs stages in a copy of the repository under
+    `<repo>/.dvc/tmp/exps/` (`standalone/tmpXXX/` for --temp), with nothing of what lies beside
+    `<repo>` (the XQuAD file at `../shared/`): a relative path missing from the copy is taken
+    relative to `<repo>` instead.
+    """
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    here = root / path
+    if here.exists():
+        return here
+    parts = root.parts
+    for i in range(len(parts) - 3, 0, -1):
+        if parts[i:i + 3] == (".dvc", "tmp", "exps") and (Path(*parts[:i]) / path).exists():
+            return Path(*parts[:i]) / path
+    return here
 
 
 def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
@@ -53,9 +51,8 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    overrides, values = _split_value_overrides(overrides)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return _set_values(hydra_compose(config_name="config", overrides=overrides), values)
+        return hydra_compose(config_name="config", overrides=list(overrides))
 
 
 def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
@@ -100,17 +97,19 @@ def curriculum_config(cfg: DictConfig, name: str | None = None) -> DictConfig:
     """The config of curriculum `name` (default `cfg.curriculum`).
 
     Curricula of the experiment live under `cfg.curricula.<name>`; any other file in
-    `conf/curriculum/` works too (`curriculum=mine` composes `conf/curriculum/mine.yaml`).
+    `conf/curricula/` works too (`curriculum=mine` composes `conf/curricula/mine.yaml`).
+    The group is `curricula`, not `curriculum`: a group named like the key would make Hydra read
+    `curriculum=x` as a group override (no `-m` sweeps over it, a wrong `--cfg job`).
     """
     name = name or cfg.curriculum
     if name in cfg.get("curricula", {}):
         return cfg.curricula[name]
-    file = CONF_DIR / "curriculum" / f"{name}.yaml"
+    file = CONF_DIR / "curricula" / f"{name}.yaml"
     if not file.is_file():
-        known = sorted(p.stem for p in (CONF_DIR / "curriculum").glob("*.yaml"))
-        raise JouleError(f"unknown curriculum {name!r}: no conf/curriculum/{name}.yaml "
+        known = sorted(p.stem for p in (CONF_DIR / "curricula").glob("*.yaml"))
+        raise JouleError(f"unknown curriculum {name!r}: no conf/curricula/{name}.yaml "
                          f"(known: {', '.join(known)})")
-    return compose([f"+curriculum@curricula.{name}={name}"]).curricula[name]
+    return compose([f"+curricula@curricula.{name}={name}"]).curricula[name]
 
 
 def run(stage: Callable[[DictConfig], object]) -> None:
@@ -120,11 +119,10 @@ def run(stage: Callable[[DictConfig], object]) -> None:
     anything else is a bug and keeps its traceback.
     """
     argv = sys.argv[1:]
-    values: list[tuple[str, str]] = []
 
     def guarded(cfg: DictConfig) -> None:
         try:
-            stage(_set_values(cfg, values))
+            stage(cfg)
         except JouleError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(1)
@@ -140,8 +138,6 @@ def run(stage: Callable[[DictConfig], object]) -> None:
             sys.exit(1)
         guarded(cfg)
         return
-    rest, values[:] = _split_value_overrides(argv)
-    sys.argv = sys.argv[:1] + rest     # hydra.main parses sys.argv itself
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(guarded)()
 
 

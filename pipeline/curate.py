@@ -1,7 +1,7 @@
 """Stage `curate`: records of every format -> one curriculum's training set, in training order.
 
 `python -m pipeline.curate curriculum=<name>` reads `<data_dir>/records/*/`, runs the steps of
-`conf/curriculum/<name>.yaml` (see `curricula/`), and writes
+`conf/curricula/<name>.yaml` (see `curricula/`), and writes
 - `<data_dir>/curricula/<name>/train.parquet`: the records kept, in training order, with the
   union of the formats' columns (null where a format lacks a field);
 - `<data_dir>/curricula/<name>/excluded.parquet`: every dropped record with `step`, `reason`

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.config import PROJECT_ROOT
+from pipeline.config import project_path
 from pipeline.errors import JouleError
 
 
@@ -41,15 +41,15 @@ def _from_hub(cfg: DictConfig) -> list[dict]:
 def load_eval_set(cfg: DictConfig, sample: bool = True) -> list[dict]:
     """Questions of the `eval` config: dicts with id, title, context, question, answers.
 
-    Reads `cfg.path` (relative to the project root) if it exists, else loads `cfg.hf_dataset`
-    from the hub. With `sample`, keeps a seeded sample of `cfg.max_questions` (seed 0, fixed so
-    that every curriculum and checkpoint is scored on the same questions), in file order.
+    Reads `cfg.path` (relative to the project root: `config.project_path`) if it exists, else
+    loads `cfg.hf_dataset` from the hub. With `sample`, keeps a seeded sample of
+    `cfg.max_questions` (seed 0, fixed so that every curriculum and checkpoint is scored on the
+    same questions), in file order.
     """
     tried = []
     rows = None
     if cfg.get("path"):
-        path = Path(cfg.path)
-        path = path if path.is_absolute() else PROJECT_ROOT / path
+        path = project_path(cfg.path)
         if path.is_file():
             rows = _from_squad_json(path)
         else:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from pipeline.config import PROJECT_ROOT, compose, curriculum_config, load_params, to_yaml
+from pipeline.config import (
+    PROJECT_ROOT,
+    compose,
+    curriculum_config,
+    load_params,
+    project_path,
+    run,
+    to_yaml,
+)
 from pipeline.errors import JouleError
 
 
@@ -31,5 +42,36 @@ def test_load_params_applies_overrides_and_rejects_unknown_keys(tmp_path):
 
 
 def test_unknown_curriculum_names_the_file():
-    with pytest.raises(JouleError, match="conf/curriculum/nope.yaml"):
+    with pytest.raises(JouleError, match="conf/curricula/nope.yaml"):
         curriculum_config(compose(), "nope")
+
+
+def test_multirun_sweeps_curriculum_and_another_key(tmp_path, monkeypatch):
+    """README: `python -m pipeline.curate -m curriculum=curated,curated_shuffled seed=0,1`."""
+    seen = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["stage", "-m", "curriculum=raw,curated", "seed=0,1"])
+    run(lambda cfg: seen.append((cfg.curriculum, cfg.seed)))
+    assert sorted(seen) == [("curated", 0), ("curated", 1), ("raw", 0), ("raw", 1)]
+
+
+def test_cfg_job_prints_the_curriculum_given(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["stage", "curriculum=raw", "train.lora.r=8", "--cfg", "job"])
+    run(lambda cfg: pytest.fail("--cfg job must not run the stage"))
+    out = capsys.readouterr().out
+    assert "\ncurriculum: raw\n" in out and "    r: 8\n" in out
+
+
+def test_project_path_finds_files_beside_the_repo_from_a_dvc_temp_copy(tmp_path):
+    """`dvc exp run --temp` copies the repo to <repo>/.dvc/tmp/exps/standalone/<tmp>/."""
+    repo = tmp_path / "repo"
+    copy = repo / ".dvc" / "tmp" / "exps" / "standalone" / "tmpabc"
+    copy.mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "q.json").write_text("{}")
+    (copy / "inside.json").write_text("{}")
+    assert project_path("../shared/q.json", root=repo) == repo / "../shared/q.json"
+    assert project_path("../shared/q.json", root=copy) == repo / "../shared/q.json"
+    assert project_path("inside.json", root=copy) == copy / "inside.json"
+    assert project_path("missing.json", root=copy) == copy / "missing.json"
+    assert project_path("/abs/q.json", root=copy) == Path("/abs/q.json")

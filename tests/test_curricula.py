@@ -351,7 +351,7 @@ def test_run_steps_accounts_for_every_record(eval_ctx):
     assert sum(eval_ctx.tokens(r) for r in result.records) == eval_ctx.token_budget
 
 
-SHIPPED = sorted(p.stem for p in (CONF_DIR / "curriculum").glob("*.yaml"))
+SHIPPED = sorted(p.stem for p in (CONF_DIR / "curricula").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -360,7 +360,7 @@ def test_every_shipped_curriculum_instantiates(name):
     assert cfg.name == name
     steps = build_steps(cfg)
     assert type(steps[-1]).__name__ == "TokenBudget"
-    first_line = (CONF_DIR / "curriculum" / f"{name}.yaml").read_text().splitlines()[0]
+    first_line = (CONF_DIR / "curricula" / f"{name}.yaml").read_text().splitlines()[0]
     assert first_line == f"# python -m pipeline.curate curriculum={name}"
 
 
