@@ -1,6 +1,6 @@
 """Questions per second of the evaluate stage for the default model on this CPU, and its F1/EM.
 
-    .venv/bin/python -m benchmarks.evaluate [--questions 64] [--batch-size N] [--dtype D]
+    .venv/bin/python -m benchmarks.evaluate [--questions N] [--batch-size N] [--dtype D]
 
 Uses the shipped `eval` settings (conf/eval/xquad_en.yaml: batch size, max new tokens, open book)
 on a seeded sample of XQuAD English questions, and the base model at `model.dir` if the
@@ -57,13 +57,14 @@ def _cpu_s() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=64)
+    parser.add_argument("--questions", type=int, default=None,
+                        help="default: eval.max_questions (what the stage scores)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
     parser.add_argument("--dtype", default=None, help="default: eval.dtype")
     parser.add_argument("--threads", type=int, default=None, help="default: eval.threads")
     args = parser.parse_args()
 
-    cfg = compose([f"eval.max_questions={args.questions}"])
+    cfg = compose([f"eval.max_questions={args.questions}"] if args.questions else [])
     with open_dict(cfg):
         if args.batch_size:
             cfg.eval.batch_size = args.batch_size
@@ -86,7 +87,8 @@ def main() -> None:
     print(f"model {model_dir} ({cfg.eval.dtype}), {threads} threads, "
           f"eval={cfg.eval.name} mode={cfg.eval.mode} batch_size={cfg.eval.batch_size} "
           f"max_new_tokens={cfg.eval.max_new_tokens}")
-    print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']}  "
+    print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']} "
+          f"(computed, shared prefixes once: {result['computed_prompt_tokens']})  "
           f"generated tokens: {result['generated_tokens']}")
     print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"questions/s: {len(rows) / seconds:.2f}  ({seconds:.1f} s wall)")

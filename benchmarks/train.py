@@ -1,7 +1,7 @@
 """Training throughput of LoRA on the base model, beside the dense fp32 matmul rate of this machine.
 
     python benchmarks/train.py [--model-dir data/base_model] [--steps 3] [--threads N]
-                               [--variants default,8x256,gc,eager]
+                               [--variants default,8x256,gc,eager,dropout0.05]
 
 Figures, for each variant (batch shape and knobs), over `--steps` timed optimizer steps after one
 warm-up step (forward + backward + AdamW step, packed rows as `pipeline.train` builds them):
@@ -114,9 +114,10 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--variants", default="default,8x256,2x1024,gc",
+    parser.add_argument("--variants", default="default,8x256,2x1024,gc,dropout0.05",
                         help="comma list: default (conf/train/lora.yaml), RxL (rows x seq len), "
-                             "gc (default + gradient checkpointing), eager (eager attention)")
+                             "gc (default + gradient checkpointing), eager (eager attention), "
+                             "dropoutP (default with LoRA dropout P)")
     args = parser.parse_args()
     tcfg = compose().train
     if args.threads or tcfg.get("threads"):
@@ -129,7 +130,10 @@ def main() -> None:
           f"{'ratio':>6} {'s/step':>7}")
     for name in args.variants.split(","):
         r, L, gc, attn = rows, seq, bool(tcfg.gradient_checkpointing), str(tcfg.attn_implementation)
-        if "x" in name:
+        vcfg = tcfg
+        if name.startswith("dropout"):
+            vcfg = compose([f"train.lora.dropout={float(name[len('dropout'):])}"]).train
+        elif "x" in name:
             r, L = (int(v) for v in name.split("x"))
         elif name == "gc":
             gc = True
@@ -138,7 +142,7 @@ def main() -> None:
         elif name != "default":
             parser.error(f"unknown variant {name!r}")
         matmul = matmul_gflops()
-        res = run_variant(args.model_dir, r, L, args.steps, gc, attn, tcfg)
+        res = run_variant(args.model_dir, r, L, args.steps, gc, attn, vcfg)
         print(f"{name:<10} {res['shape']:>9} {res['tokens_per_s']:>9.1f} {res['gflops']:>8.1f} "
               f"{matmul:>7.1f} {res['gflops'] / matmul:>6.0%} {res['step_s']:>7.2f}",
               flush=True)
