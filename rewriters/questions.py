@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Span, Token
 
 from rewriters.base import Rewriter
+from rewriters.spans import SentenceIndex
 
 SUBJECT_DEPS = ("nsubj", "nsubjpass")
 OBJECT_DEPS = ("dobj", "attr", "oprd", "dative")
@@ -203,12 +204,13 @@ class QuestionGenerator:
     def answers(self, sent: Span) -> Iterator[tuple[Span, str]]:
         """Candidate answers of a sentence: entities of the chosen labels, then noun chunks that
         overlap no entity (every one once, in text order)."""
-        ents = [e for e in sent.ents if e.label_ in self.labels]
-        yield from ((e, e.label_) for e in ents)
+        index = SentenceIndex.of(sent.doc)   # sent.ents / sent.noun_chunks walk the whole doc
+        sent_ents = index.span_ents(sent)
+        yield from ((e, e.label_) for e in sent_ents if e.label_ in self.labels)
         if not self.noun_chunks:
             return
-        taken = {t.i for e in sent.ents for t in e}
-        for chunk in sent.noun_chunks:
+        taken = {t.i for e in sent_ents for t in e}
+        for chunk in index.span_chunks(sent):
             if chunk.root.pos_ in ("PRON", "PROPN") or any(t.i in taken for t in chunk) \
                     or chunk[0].lower_ == "such":   # "such compounds": named a sentence before
                 continue
