@@ -113,6 +113,16 @@ VOTED_LABELS = frozenset({"GPE", "LOC", "FAC", "NORP", "ORG", "PRODUCT", "WORK_O
 NOT_NAME_WORDS = frozenset({"presbyterian", "church", "university", "college", "school",
                             "institute", "company", "society", "association", "bank", "hospital",
                             "street", "river", "island", "award", "prize", "act", "inc", "ltd"})
+# Ordinals that make "how many" ungrammatical ("The first four alkanes" -> "How many first
+# alkanes ...?").
+ORDINAL_WORDS = frozenset({"first", "second", "third", "fourth", "fifth", "last", "next",
+                           "final", "previous", "latter", "former", "top"})
+# Tokens that start or end a noun phrase: two of them side by side, where a comma stood in the
+# sentence, are two phrases run together ("misattributed to him a common practice").
+NOMINAL_POS = frozenset({"NOUN", "PROPN", "PRON", "NUM"})
+PHRASE_START_POS = frozenset({"DET", "NOUN", "PROPN", "NUM", "ADJ"})
+# Dashes and colons set an apposition off like a comma does.
+SET_OFF = frozenset({",", "—", "–", "-", ":", ";"})
 IRREGULAR_3SG = {"be": "is", "have": "has", "do": "does", "go": "goes"}
 QUOTES = frozenset(['"', "''", "``", "'", "“", "”", "‘", "’", "«", "»"])  # noqa: RUF001
 GLUE = "\x00"   # marks a word written without a space before the next one ("Canadian-American")
@@ -176,6 +186,10 @@ class QuestionGenerator:
         self.max_answer_words = max_answer_words
         self.resolve_pronouns = resolve_pronouns
 
+    # Inverted questions (wh-phrase fronted, auxiliary or do moved) longer than this are mostly
+    # built on a wrong parse; subject questions keep the sentence's word order and read fine.
+    max_fronted_words = 16
+
     # ----- public API -------------------------------------------------------------------------
 
     def sentence_questions(self, sent: Span, drop: Callable[[str], None],
@@ -230,6 +244,8 @@ class QuestionGenerator:
             return "uncertain_label"
         if answer[-1].tag_ == "POS":
             return "answer_not_a_phrase"   # "Manet's" names the owner, not the thing
+        if person_inside(answer, label, page):
+            return "person_in_name"   # "What adopted ...?" (Ludwig Wittgenstein as ORG)
         head = answer.root
         if label in COUNT_LABELS:
             # "ranked 3", "in 1990s", "one delegate": no "how many <plural noun>".
@@ -281,6 +297,12 @@ class QuestionGenerator:
                 return body
             rule = f"{role}:{clause.inversion}:{rule_wh}"
         left = [t for t in clause.tokens if t.i not in moved and not t.is_punct]
+        if run_on(clause, moved):
+            return "run_on"   # "... misattributed to him a common practice ...?"
+        if rule_wh == "how_many" and any(
+                t.lower_ in ORDINAL_WORDS or t.ent_type_ == "ORDINAL" for t in phrase
+                if not answer.start <= t.i < answer.end):
+            return "count_with_ordinal"   # "How many first alkanes are used ...?"
         if any(t.lower_ in DEMONSTRATIVES or t.lower_ == "that" and t.pos_ == "PRON"
                for t in [*left, *answer]):
             return "vague_reference"   # "What is typical of these?", "this approach"
@@ -328,7 +350,7 @@ class QuestionGenerator:
         if role == "subject" and left and left[-1].pos_ == "ADP":
             return "dangling_word"   # "What has a letter for?": the parse lost the object
         question = tidy(body)
-        reason = self.check(question, answer, clause)
+        reason = self.check(question, answer, clause, role)
         if reason:
             return reason
         return Question(question=question, answer=answer.text, answer_start=answer.start_char,
@@ -352,7 +374,7 @@ class QuestionGenerator:
             return "pp", prep
         return None, None
 
-    def check(self, question: str, answer: Span, clause: Clause) -> str | None:
+    def check(self, question: str, answer: Span, clause: Clause, role: str) -> str | None:
         """The reason a finished question is dropped, or None."""
         words = question.rstrip("?").split()
         if len(words) > self.max_question_words:
@@ -369,6 +391,10 @@ class QuestionGenerator:
             return "broken_list"   # "... within 10 days of either the judgment?"
         if words[-1].lower() in DANGLING:
             return "dangling_word"   # "What is added on top of the?", "How many legs may?"
+        if words[-1].endswith(("'s", "’s")):
+            return "dangling_possessive"   # "... with the first meeting of the Association's?"
+        if role != "subject" and len(words) > self.max_fronted_words:
+            return "long_fronted"   # inverted questions this long are mostly misparses
         if re.search(r"[-\u2013\u2014/]$|[:;()\[\]]|[a-z]\.\s|(^|\s)-\w", question.rstrip("?")):
             return "broken_text"   # "... of Proto-Mon-?": the source lost a word
         return None
@@ -549,7 +575,10 @@ def side_remarks(sent: Span) -> set[int]:
             depth -= 1
     for t in sent:
         after_comma = t.left_edge.i > sent.start and t.doc[t.left_edge.i - 1].text == ","
-        if t.dep_ == "appos" or t.dep_ in NONRESTRICTIVE_DEPS and after_comma or (
+        # An apposition is cut when set off ("Begich, mayor of Anchorage,"); a restrictive one
+        # ("the term Allah", "his wife Pythias") is part of what the phrase means.
+        set_off = t.left_edge.i > sent.start and t.doc[t.left_edge.i - 1].text in SET_OFF
+        if t.dep_ == "appos" and set_off or t.dep_ in NONRESTRICTIVE_DEPS and after_comma or (
                 t.dep_ in ("prep", "advmod", "amod") and after_comma
                 and t.head.pos_ in ("NOUN", "PROPN", "PRON")):
             cut |= {s.i for s in t.subtree}
@@ -668,6 +697,31 @@ def person_check(answer: Span, label: str, page: PageContext) -> str | None:
         if usual != label or agree < 2 or 3 * agree < 2 * page.mentions.get(answer.text, 0):
             return None   # fewer than two mentions, or under two thirds, agree on the label
     return label
+
+
+def person_inside(answer: Span, label: str, page: PageContext) -> bool:
+    """Whether a multi-word name not labelled PERSON is made of words of the page's person
+    names ("Ludwig Wittgenstein" as ORG): the small NER mislabels people, and "what"/"where"
+    would then ask for a person."""
+    if label == "PERSON" or label not in NAME_LABELS or len(answer) < 2:
+        return False
+    # Every word of the name: one shared word says little ("Jefferson County", "Lincoln
+    # Memorial" on a page that names Thomas Jefferson and Abraham Lincoln).
+    words = [t.text for t in answer if not t.is_stop and not t.is_punct]
+    return len(words) > 1 and all(w in page.people for w in words)
+
+
+def run_on(clause: Clause, moved: set[int]) -> bool:
+    """Whether the question puts two phrases side by side that a comma kept apart in the sentence
+    (the comma was cut with a side remark or as the verb's punctuation): "misattributed to him
+    a common practice", "Nyaneka-Khumbi the Ovambo"."""
+    kept = [t for t in clause.tokens if t.i not in moved]
+    doc = clause.sent.doc
+    for a, b in zip(kept, kept[1:], strict=False):
+        if b.i - a.i > 1 and doc[b.i - 1].text == "," and b.i - 1 in clause.cut \
+                and a.pos_ in NOMINAL_POS and b.pos_ in PHRASE_START_POS:
+            return True
+    return False
 
 
 def has_extra_modifier(answer: Span, head: Token) -> bool:

@@ -287,3 +287,53 @@ def test_since_needs_a_perfect_and_naming_verbs(nlp, gen):
     assert "1970" not in found
     found, drops = ask(nlp, gen, "The award was called Art Direction in 1950.")
     assert not any(q.rule.startswith("object") for q in found.values())
+
+
+def test_person_names_labelled_otherwise_are_dropped(nlp, gen):
+    # "Ludwig Wittgenstein" as ORG would be asked with "what"; the page's PERSON names say no
+    people = PageContext(people=frozenset({"Leo", "Tolstoy"}))
+    found, drops = ask(nlp, gen, "Its main proponents included Leo Tolstoy in 1900.", people)
+    assert "Leo Tolstoy" not in found and "person_in_name" in drops
+    assert "1900" in found   # the rest of the sentence still makes questions
+    # one shared word is not enough ("Jefferson County" on a page naming Thomas Jefferson)
+    assert not person_inside_text(nlp, "Jefferson County", "GPE",
+                                  PageContext(people=frozenset({"Thomas", "Jefferson"})))
+
+
+def person_inside_text(nlp, text, label, page):
+    from rewriters.questions import person_inside
+    return person_inside(nlp(text)[:], label, page)
+
+
+def test_phrases_run_together_where_a_comma_was_cut(nlp, gen):
+    found, drops = ask(nlp, gen, "More than 28 tracts were misattributed to him, a common "
+                                 "practice in 1400.")
+    assert not found and "run_on" in drops, (found, drops)
+
+
+def test_how_many_with_an_ordinal_is_dropped(nlp, gen):
+    found, drops = ask(nlp, gen, "The first four alkanes are used for heating in 1900.")
+    assert "four" not in found and "count_with_ordinal" in drops, (found, drops)
+
+
+def test_restrictive_apposition_stays(nlp, gen):
+    # "the term Allah": no comma, so "Allah" is part of the phrase, not a side remark
+    found, _ = ask(nlp, gen, "Thomas Carlyle sometimes used the term Allah in 1840.")
+    assert found["1840"].question == "When did Thomas Carlyle sometimes use the term Allah?"
+    found, _ = ask(nlp, gen, "In 1492, Christopher Columbus, an Italian explorer, sailed to "
+                             "Hispaniola.")
+    assert "explorer" not in found["1492"].question   # a set-off apposition is still cut
+
+
+def test_long_fronted_questions_and_dangling_possessives(nlp):
+    from rewriters.questions import Clause
+    short = QuestionGenerator(labels=ALL_LABELS, max_per_sentence=10)
+    short.max_fronted_words = 6
+    found, drops = ask(nlp, short, "The treaty ended the long war between the two old empires "
+                                   "in 1783.")
+    assert "1783" not in found and "long_fronted" in drops, (found, drops)
+    assert any(q.rule.startswith("subject") for q in found.values())   # subjects keep order
+    doc = nlp("The treaty ended the war in 1783.")
+    clause = Clause.of(next(doc.sents))
+    assert short.check("When did the treaty end the war of Rome's?", doc[6:7], clause,
+                       "pp") == "dangling_possessive"
