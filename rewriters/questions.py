@@ -103,6 +103,10 @@ LIGHT_OBJECTS = frozenset({"role", "part", "place", "effect", "impact", "influen
 WHEN_ANSWER = re.compile(r"\b\d{3,4}s?\b|centur|decade|\bera\b|\bages\b|period|"
                          r"January|February|March|April|May|June|July|August|September|October|"
                          r"November|December|spring|summer|autumn|winter", re.IGNORECASE)
+# Signs in a finished question that the source lost a word on the way from wiki markup: a dash
+# or slash at the end or after a word ("the Baku\u2013 become"), brackets, colons, a full stop
+# inside, a word starting with a hyphen.
+BROKEN_TEXT = re.compile(r"[-\u2013\u2014/]$|\w[-\u2013\u2014]\s|[:;()\[\]]|[a-z]\.\s|(^|\s)-\w")
 # Words ending like "-ist" that name no person.
 NOT_PERSON_NOUNS = frozenset({"checklist", "playlist", "wishlist", "shortlist", "blacklist",
                               "whitelist", "twist", "mist", "wrist", "fist", "list"})
@@ -120,7 +124,7 @@ ORDINAL_WORDS = frozenset({"first", "second", "third", "fourth", "fifth", "last"
 # Tokens that start or end a noun phrase: two of them side by side, where a comma stood in the
 # sentence, are two phrases run together ("misattributed to him a common practice").
 NOMINAL_POS = frozenset({"NOUN", "PROPN", "PRON", "NUM"})
-PHRASE_START_POS = frozenset({"DET", "NOUN", "PROPN", "NUM", "ADJ"})
+PHRASE_START_POS = frozenset({"DET", "NOUN", "PROPN", "NUM", "ADJ", "ADV"})
 # Dashes and colons set an apposition off like a comma does.
 SET_OFF = frozenset({",", "—", "–", "-", ":", ";"})
 IRREGULAR_3SG = {"be": "is", "have": "has", "do": "does", "go": "goes"}
@@ -303,6 +307,12 @@ class QuestionGenerator:
                 t.lower_ in ORDINAL_WORDS or t.ent_type_ == "ORDINAL" for t in phrase
                 if not answer.start <= t.i < answer.end):
             return "count_with_ordinal"   # "How many first alkanes are used ...?"
+        if rule_wh == "how_many" and any(t.like_num for t in phrase
+                                         if not answer.start <= t.i < answer.end):
+            return "count_with_number"   # "Of how many 14 upper and lower jaw molars ...?"
+        if prep is not None and prep.lower_ == "as" and rule_wh in (
+                "how_many", "how_much", "what_percentage"):
+            return "amount_as"   # "As what percentage did the Bureau report the population?"
         if any(t.lower_ in DEMONSTRATIVES or t.lower_ == "that" and t.pos_ == "PRON"
                for t in [*left, *answer]):
             return "vague_reference"   # "What is typical of these?", "this approach"
@@ -395,7 +405,7 @@ class QuestionGenerator:
             return "dangling_possessive"   # "... with the first meeting of the Association's?"
         if role != "subject" and len(words) > self.max_fronted_words:
             return "long_fronted"   # inverted questions this long are mostly misparses
-        if re.search(r"[-\u2013\u2014/]$|[:;()\[\]]|[a-z]\.\s|(^|\s)-\w", question.rstrip("?")):
+        if BROKEN_TEXT.search(question.rstrip("?")):
             return "broken_text"   # "... of Proto-Mon-?": the source lost a word
         return None
 
@@ -454,6 +464,8 @@ class Clause:
                 "which", "who", "that", "what"):
             return "no_subject"
         subject = subjects[0]
+        if any(stray_conj(c) for c in verb.children):
+            return "stray_conj"   # "trained ... in case communication was lost": misparsed
         cut = side_remarks(sent)
         initial: set[int] = set()
         for child in verb.children:
@@ -709,6 +721,19 @@ def person_inside(answer: Span, label: str, page: PageContext) -> bool:
     # Memorial" on a page that names Thomas Jefferson and Abraham Lincoln).
     words = [t.text for t in answer if not t.is_stop and not t.is_punct]
     return len(words) > 1 and all(w in page.people for w in words)
+
+
+def stray_conj(child: Token) -> bool:
+    """Whether a verb's conjunct comes with no conjunction and no comma before it: the parser
+    made a clause of what belongs elsewhere ("in case communication was lost", "finished 2001
+    ranked world no. 3"), and cutting it leaves a question that means something else."""
+    if child.dep_ != "conj":
+        return False
+    verb, doc = child.head, child.doc
+    if any(c.dep_ in ("cc", "preconj") for c in (*verb.children, *child.lefts)):
+        return False
+    before = child.left_edge.i - 1
+    return before >= 0 and doc[before].text not in (",", ";", ":", "\u2014", "\u2013", "-")
 
 
 def run_on(clause: Clause, moved: set[int]) -> bool:

@@ -337,3 +337,28 @@ def test_long_fronted_questions_and_dangling_possessives(nlp):
     clause = Clause.of(next(doc.sents))
     assert short.check("When did the treaty end the war of Rome's?", doc[6:7], clause,
                        "pp") == "dangling_possessive"
+
+
+def test_conjunct_without_a_conjunction_drops_the_sentence(nlp, gen):
+    # the parser makes "communication was lost" a conjunct of "trained": cutting it would leave
+    # "Who was trained on navigating the spacecraft in case?"
+    found, drops = ask(nlp, gen, "Lovell was trained on navigating the spacecraft in case "
+                                 "communication was lost with the Earth.")
+    assert not found and drops == ["stray_conj"]
+    found, _ = ask(nlp, gen, "The treaty ended the war in 1783 and the peace began in 1784.")
+    assert found["1783"].question == "When did the treaty end the war?"   # with "and": fine
+
+
+def test_amounts_mixed_with_numbers_or_asked_with_as(nlp, gen):
+    found, drops = ask(nlp, gen, "The teeth consist of 14 upper and 12 lower jaw molars.")
+    assert not any(q.rule.endswith("how_many") for q in found.values())
+    assert "count_with_number" in drops
+    found, drops = ask(nlp, gen, "In 1960, the Census Bureau reported the population as 77.2% "
+                                 "White, 3% Black, and 18.8% American Indian.")
+    assert "77.2%" not in found and "amount_as" in drops
+
+
+def test_word_ending_in_a_dash_is_broken_text(nlp, gen):
+    found, drops = ask(nlp, gen, "The Baku–Tbilisi–Ceyhan pipeline (BTC) became operational "
+                                 "in May 2006.")
+    assert not any("–" in q.question for q in found.values()) and "broken_text" in drops
