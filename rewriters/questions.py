@@ -321,6 +321,8 @@ class QuestionGenerator:
         if role == "object" and clause.inversion == "be":
             return "copula_object"   # "Who is the core martial art ...?": subject and
             # predicate of a copula swap roles too easily to ask about either from the front
+        if role == "object" and clause.verb.lemma_ == "be":
+            return "copula_object_aux"   # "What can Persistent fog be from May to September?"
         if role == "object" and any(c.dep_ in OBJECT_DEPS and c.i != head.i
                                     for c in clause.verb.children if c.i not in clause.cut):
             return "second_object"   # "Who did Dwan direct Rebecca of Sunnybrook Farm?"
@@ -539,7 +541,8 @@ class Clause:
                 subject_words = [subject_name]
             else:
                 return "pronoun_subject"
-        elif subject and not keeps_capital(subject[0]):
+        elif subject and (not keeps_capital(subject[0]) or subject[0].pos_ == "DET"):
+            # "The" of "The Armed Islamic Group" is inside the name but still a determiner
             subject_words[0] = subject_words[0].lower()
         rest = [t for t in self.tokens
                 if t.i not in moved and t.i not in self.subject_ids and t.i > self.subject.i]

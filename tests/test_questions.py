@@ -362,3 +362,12 @@ def test_word_ending_in_a_dash_is_broken_text(nlp, gen):
     found, drops = ask(nlp, gen, "The Baku–Tbilisi–Ceyhan pipeline (BTC) became operational "
                                  "in May 2006.")
     assert not any("–" in q.question for q in found.values()) and "broken_text" in drops
+
+
+def test_copula_objects_behind_an_auxiliary_and_determiners_in_names(nlp, gen):
+    found, drops = ask(nlp, gen, "Persistent fog can be a maritime hazard from May to "
+                                 "September.")
+    assert "a maritime hazard" not in found and "copula_object_aux" in drops
+    found, _ = ask(nlp, gen, "The Armed Islamic Group declared a ceasefire in October 1997.")
+    assert found["October 1997"].question == \
+        "When did the Armed Islamic Group declare a ceasefire?"
