@@ -203,7 +203,7 @@ class QuestionGenerator:
         Each rejected candidate (or a rejected sentence) is reported once through `drop(reason)`.
         `page.subject_name` replaces a he/she subject; without it, such questions are dropped.
         """
-        clause = Clause.of(sent)
+        clause = Clause.shared(sent)
         if isinstance(clause, str):
             drop(clause)
             return []
@@ -439,6 +439,21 @@ class Clause:
         else:
             self.inversion = "do"
 
+    CACHE_KEY = "joule.clauses"
+
+    @classmethod
+    def shared(cls, sent: Span) -> Clause | str:
+        """`Clause.of(sent)`, computed once per sentence and kept with the doc: the extractive
+        and closed-book rewriters simplify the same sentences of the same parse."""
+        owner, cache = sent.doc.user_data.get(cls.CACHE_KEY, (None, None))
+        if owner is not sent.doc:   # absent, or copied over from another doc
+            cache = {}
+            sent.doc.user_data[cls.CACHE_KEY] = (sent.doc, cache)
+        key = (sent.start, sent.end)
+        if key not in cache:
+            cache[key] = cls.of(sent)
+        return cache[key]
+
     @classmethod
     def of(cls, sent: Span) -> Clause | str:
         """The clause of a sentence, or the reason the sentence is no source of questions."""
@@ -468,7 +483,8 @@ class Clause:
         subject = subjects[0]
         if any(stray_conj(c) for c in verb.children):
             return "stray_conj"   # "trained ... in case communication was lost": misparsed
-        cut = side_remarks(sent)
+        remarks = side_remarks(sent)
+        cut = set(remarks)
         initial: set[int] = set()
         for child in verb.children:
             if child.dep_ in CLAUSE_DEPS or child.dep_ == "punct":
@@ -478,7 +494,7 @@ class Clause:
             elif child.i < subject.left_edge.i:   # sentence-initial adverbial ("In 1492, ...")
                 cut |= {t.i for t in child.subtree}
                 if child.dep_ == "prep":
-                    initial |= {t.i for t in child.subtree} - side_remarks(sent)
+                    initial |= {t.i for t in child.subtree} - remarks
         for t in sent:   # sentence adverbs: cut wherever they sit ("X, however, has")
             if t.dep_ == "advmod" and t.lower_ in SENTENCE_ADVERBS or t.dep_ == "prep" and any(
                     c.dep_ in ("pobj", "amod") and c.lower_ in ADVERBIAL_PPS for c in t.children):

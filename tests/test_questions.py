@@ -371,3 +371,13 @@ def test_copula_objects_behind_an_auxiliary_and_determiners_in_names(nlp, gen):
     found, _ = ask(nlp, gen, "The Armed Islamic Group declared a ceasefire in October 1997.")
     assert found["October 1997"].question == \
         "When did the Armed Islamic Group declare a ceasefire?"
+
+
+def test_clauses_are_shared_between_rewriters(nlp):
+    from rewriters.questions import Clause
+    doc = nlp("The treaty ended the war in 1783.")
+    sent = next(doc.sents)
+    assert Clause.shared(sent) is Clause.shared(sent)   # made once per sentence
+    other = nlp("The treaty ended the war in 1783.")
+    other.user_data.update(doc.user_data)   # a cache copied over to another doc is not used
+    assert Clause.shared(next(other.sents)).sent.doc is other
