@@ -59,6 +59,8 @@ president minister chancellor governor mayor senator leader ruler founder father
 daughter wife husband brother sister uncle aunt cousin people person player author writer poet
 philosopher scientist physicist chemist mathematician composer painter artist actor actress
 singer director explorer general soldier officer bishop priest monk student teacher professor
+scholar astronomer astronaut researcher expert critic observer member citizen resident worker
+farmer engineer immigrant settler colonist slave prisoner voter commentator animator pilot
 """.split())
 PERSON_SUFFIXES = ("ist", "ian")
 
@@ -107,6 +109,8 @@ WHEN_ANSWER = re.compile(r"\b\d{3,4}s?\b|centur|decade|\bera\b|\bages\b|period|"
 # or slash at the end or after a word ("the Baku\u2013 become"), brackets, colons, a full stop
 # inside, a word starting with a hyphen.
 BROKEN_TEXT = re.compile(r"[-\u2013\u2014/]$|\w[-\u2013\u2014]\s|[:;()\[\]]|[a-z]\.\s|(^|\s)-\w")
+# A number that reads as a year or a span of years ("1815/16", "1990-91"), not a count.
+YEAR_LIKE = re.compile(r"1\d{3}|20\d{2}|\d{4}\s*[-/\u2013]\s*\d{2,4}")
 # Words ending like "-ist" that name no person.
 NOT_PERSON_NOUNS = frozenset({"checklist", "playlist", "wishlist", "shortlist", "blacklist",
                               "whitelist", "twist", "mist", "wrist", "fist", "list"})
@@ -265,6 +269,8 @@ class QuestionGenerator:
                     or noun.dep_ in ("attr", "acomp") and noun.head.lemma_ == "be":
                 return "count_without_noun"
             head = noun
+            if any(c.dep_ == "poss" for c in noun.children) or YEAR_LIKE.fullmatch(answer.text):
+                return "count_not_a_number"   # "In how many Schopenhauer's notes ...?" (1815/16)
         if label == NOUN_CHUNK:
             answer = noun_phrase(answer, clause)
             if answer is None:
@@ -359,6 +365,10 @@ class QuestionGenerator:
         if rule_wh == "when" and clause.aux is not None and clause.aux.lemma_ == "have" \
                 and (prep is None or prep.lower_ != "since"):
             return "perfect_when"   # "When has the population grown?": perfect wants "since"
+        if left and left[-1].i == clause.verb.i and any(
+                c.i in clause.cut and c.i > clause.verb.i and not c.is_punct
+                and c.dep_ not in ("advmod", "npadvmod") for c in clause.verb.children):
+            return "bare_verb"   # "Since when has the nation worked?" (to repair ...: cut)
         if role == "subject" and left and left[-1].pos_ == "ADP":
             return "dangling_word"   # "What has a letter for?": the parse lost the object
         question = tidy(body)
@@ -481,6 +491,8 @@ class Clause:
                 "which", "who", "that", "what"):
             return "no_subject"
         subject = subjects[0]
+        if any(unclosed_apposition(c, verb) for c in subject.rights):
+            return "misparsed_subject"   # "Abraão Gourgel, the financial market ... grew"
         if any(stray_conj(c) for c in verb.children):
             return "stray_conj"   # "trained ... in case communication was lost": misparsed
         remarks = side_remarks(sent)
@@ -610,8 +622,9 @@ def side_remarks(sent: Span) -> set[int]:
         # ("the term Allah", "his wife Pythias") is part of what the phrase means.
         set_off = t.left_edge.i > sent.start and t.doc[t.left_edge.i - 1].text in SET_OFF
         if t.dep_ == "appos" and set_off or t.dep_ in NONRESTRICTIVE_DEPS and after_comma or (
-                t.dep_ in ("prep", "advmod", "amod") and after_comma
+                t.dep_ in ("prep", "advmod", "amod") and after_comma and t.i > t.head.i
                 and t.head.pos_ in ("NOUN", "PROPN", "PRON")):
+            # (a modifier in front of its noun is no remark: ", visual anthropology")
             cut |= {s.i for s in t.subtree}
     return cut
 
@@ -740,6 +753,15 @@ def person_inside(answer: Span, label: str, page: PageContext) -> bool:
     # Memorial" on a page that names Thomas Jefferson and Abraham Lincoln).
     words = [t.text for t in answer if not t.is_stop and not t.is_punct]
     return len(words) > 1 and all(w in page.people for w in words)
+
+
+def unclosed_apposition(child: Token, verb: Token) -> bool:
+    """Whether a subject's apposition opens with a comma but runs straight into the verb: the
+    apposition is the real subject and the "subject" belongs to what came before ("According
+    to the Minister, Abraão Gourgel, the financial market of the country grew")."""
+    doc = child.doc
+    return child.dep_ == "appos" and doc[child.left_edge.i - 1].text == "," \
+        and child.right_edge.i + 1 == verb.i
 
 
 def stray_conj(child: Token) -> bool:

@@ -381,3 +381,35 @@ def test_clauses_are_shared_between_rewriters(nlp):
     other = nlp("The treaty ended the war in 1783.")
     other.user_data.update(doc.user_data)   # a cache copied over to another doc is not used
     assert Clause.shared(next(other.sents)).sent.doc is other
+
+
+def test_open_apposition_means_a_misparsed_subject(nlp, gen):
+    found, drops = ask(nlp, gen, "According to the Angolan Minister of Economy, Abraão Gourgel, "
+                                 "the financial market of the country grew modestly from 2002.")
+    assert not found and drops == ["misparsed_subject"]
+    found, _ = ask(nlp, gen, "In 1492, Christopher Columbus, an Italian explorer, sailed to "
+                             "Hispaniola.")
+    assert "Christopher Columbus" in found   # a closed apposition is fine
+
+
+def test_verb_left_bare_by_a_cut_complement(nlp, gen):
+    found, drops = ask(nlp, gen, "Since 2002, when the civil war ended, the nation has worked "
+                                 "to repair and improve ravaged infrastructure.")
+    assert not found and "bare_verb" in drops
+    found, _ = ask(nlp, gen, "In 2008, 11.2 million Algerians could read and write in French.")
+    assert "2008" not in found   # not "When could 11.2 million Algerians read?"
+
+
+def test_years_and_possessives_are_not_counts(nlp, gen):
+    found, drops = ask(nlp, gen, "Proof of early interest appears in Schopenhauer's 1815/16 "
+                                 "notes about Buddhism.")
+    assert "1815/16" not in found and "count_not_a_number" in drops
+
+
+def test_people_nouns_and_modifiers_after_a_comma(nlp, gen):
+    found, _ = ask(nlp, gen, "Nearly all scholars have accepted Greenberg's classification.")
+    assert found["Nearly all scholars"].question == "Who has accepted Greenberg's classification?"
+    # a modifier in front of its noun right after a comma is no side remark
+    found, _ = ask(nlp, gen, "While the term is sometimes used with ethnographic film, visual "
+                             "anthropology encompasses the study of art in 1990.")
+    assert found["1990"].question == "When does visual anthropology encompass the study of art?"
