@@ -61,6 +61,8 @@ philosopher scientist physicist chemist mathematician composer painter artist ac
 singer director explorer general soldier officer bishop priest monk student teacher professor
 scholar astronomer astronaut researcher expert critic observer member citizen resident worker
 farmer engineer immigrant settler colonist slave prisoner voter commentator animator pilot
+creator inventor designer owner reader viewer participant employee teenager adult patient victim
+survivor refugee ancestor descendant inhabitant
 """.split())
 PERSON_SUFFIXES = ("ist", "ian")
 
@@ -111,6 +113,9 @@ WHEN_ANSWER = re.compile(r"\b\d{3,4}s?\b|centur|decade|\bera\b|\bages\b|period|"
 BROKEN_TEXT = re.compile(r"[-\u2013\u2014/]$|\w[-\u2013\u2014]\s|[:;()\[\]]|[a-z]\.\s|(^|\s)-\w")
 # A number that reads as a year or a span of years ("1815/16", "1990-91"), not a count.
 YEAR_LIKE = re.compile(r"1\d{3}|20\d{2}|\d{4}\s*[-/\u2013]\s*\d{2,4}")
+# Words that make a GPE/LOC/FAC answer a stretch of time ("the Middle Ages"), not a place.
+TIME_WORDS = re.compile(r"\b(ages|age|era|period|century|centuries|decade|epoch)\b",
+                        re.IGNORECASE)
 # Words ending like "-ist" that name no person.
 NOT_PERSON_NOUNS = frozenset({"checklist", "playlist", "wishlist", "shortlist", "blacklist",
                               "whitelist", "twist", "mist", "wrist", "fist", "list"})
@@ -344,6 +349,8 @@ class QuestionGenerator:
         if role == "subject" and any(c.tag_ == "JJR" or c.dep_ == "acomp" and any(
                 g.lower_ in ("more", "less") for g in c.children) for c in clause.verb.children):
             return "comparison"   # "What is more moderate?": the other side of it was cut
+        if rule_wh == "where" and TIME_WORDS.search(answer.text):
+            return "not_a_place"   # "Where were two more letters added?" (the Middle Ages)
         if rule_wh == "when" and not WHEN_ANSWER.search(answer.text):
             return "not_a_time"   # "When did temperatures soar?" (answer: "just one hour")
         if role == "object" and head.lemma_.lower() in LIGHT_OBJECTS:

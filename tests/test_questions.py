@@ -413,3 +413,11 @@ def test_people_nouns_and_modifiers_after_a_comma(nlp, gen):
     found, _ = ask(nlp, gen, "While the term is sometimes used with ethnographic film, visual "
                              "anthropology encompasses the study of art in 1990.")
     assert found["1990"].question == "When does visual anthropology encompass the study of art?"
+
+
+def test_where_needs_a_place_not_an_age(nlp, gen):
+    page = trusted(Ages="LOC")
+    found, drops = ask(nlp, gen, "Two more letters were added in the Middle Ages.", page)
+    assert not any(q.rule.endswith("where") for q in found.values()) and "not_a_place" in drops
+    found, _ = ask(nlp, gen, "Creators of algorithmic languages try to avoid ambiguities.")
+    assert found["Creators of algorithmic languages"].question.startswith("Who")
