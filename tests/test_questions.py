@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from rewriters.clause import third_singular
 from rewriters.questions import (
-    PageContext,
     QuestionGenerator,
     needs_context,
     page_questions,
     paragraph_bounds,
-    third_singular,
 )
+from rewriters.wh import PageContext
 
 ALL_LABELS = ("PERSON", "DATE", "TIME", "GPE", "LOC", "FAC", "ORG", "NORP", "EVENT",
               "WORK_OF_ART", "LAW", "PRODUCT", "LANGUAGE", "CARDINAL", "QUANTITY", "MONEY",
@@ -245,7 +245,8 @@ def test_front_moved_questions_outrank_subject_questions(nlp):
 
 
 def test_helpers_for_new_rules():
-    from rewriters.questions import WHEN_ANSWER, balanced
+    from rewriters.clause import balanced
+    from rewriters.question_words import WHEN_ANSWER
     assert balanced("a (b) [c] \"d\"") and not balanced("TAI(NPL") and not balanced('a "b')
     assert WHEN_ANSWER.search("the 1990s") and WHEN_ANSWER.search("June")
     assert not WHEN_ANSWER.search("just one hour") and not WHEN_ANSWER.search("today")
@@ -301,7 +302,7 @@ def test_person_names_labelled_otherwise_are_dropped(nlp, gen):
 
 
 def person_inside_text(nlp, text, label, page):
-    from rewriters.questions import person_inside
+    from rewriters.wh import person_inside
     return person_inside(nlp(text)[:], label, page)
 
 
@@ -326,7 +327,7 @@ def test_restrictive_apposition_stays(nlp, gen):
 
 
 def test_long_fronted_questions_and_dangling_possessives(nlp):
-    from rewriters.questions import Clause
+    from rewriters.clause import Clause
     short = QuestionGenerator(labels=ALL_LABELS, max_per_sentence=10)
     short.max_fronted_words = 6
     found, drops = ask(nlp, short, "The treaty ended the long war between the two old empires "
@@ -374,7 +375,7 @@ def test_copula_objects_behind_an_auxiliary_and_determiners_in_names(nlp, gen):
 
 
 def test_clauses_are_shared_between_rewriters(nlp):
-    from rewriters.questions import Clause
+    from rewriters.clause import Clause
     doc = nlp("The treaty ended the war in 1783.")
     sent = next(doc.sents)
     assert Clause.shared(sent) is Clause.shared(sent)   # made once per sentence
