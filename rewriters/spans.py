@@ -99,6 +99,26 @@ class SentenceIndex:
             self._chunks = self._bucket(self.doc.noun_chunks)
         return self._chunks[i]
 
+    def span_ents(self, span) -> list:
+        """What `span.ents` returns for a sentence or a span inside one (the entities lying
+        wholly inside it), from the buckets."""
+        return [e for e in self._bucket_of(span, self.ents) if e.start >= span.start
+                and e.end <= span.end]
+
+    def span_chunks(self, span) -> list:
+        """What `span.noun_chunks` returns for a sentence or a span inside one, from the
+        buckets (spaCy's own property re-runs the chunker over the whole doc every call)."""
+        if self._chunks is None:
+            self._chunks = self._bucket(self.doc.noun_chunks)
+        return [c for c in self._bucket_of(span, self._chunks) if c.start >= span.start
+                and c.end <= span.end]
+
+    def _bucket_of(self, span, buckets: list[list]) -> list:
+        """The bucket of the sentence `span` starts in."""
+        if not self.sents:
+            return []
+        return buckets[bisect_right(self._starts, span.start) - 1]
+
     def words(self, span) -> int:
         """Tokens of `span` that are neither punctuation nor whitespace."""
         return int(self._words[span.end] - self._words[span.start])

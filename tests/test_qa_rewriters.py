@@ -81,3 +81,17 @@ def test_pages_without_entities_or_text_are_counted(nlp):
              {"id": "b", "title": "Empty", "text": "", "sections": []},
              {"id": "c", "title": "Odd", "text": "Ⅻ ☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u200b — ¿qué?", "sections": []}]
     assert run(rw, nlp, pages) == [] and rw.pages_without_records == 3
+
+
+def test_closed_book_drops_unnamed_definite_phrases(nlp):
+    from rewriters.qa_closed_book import unnamed_definite
+    assert unnamed_definite("When did the economy grow 18%?")
+    assert unnamed_definite("When did English borrow the word from Spanish?")
+    assert not unnamed_definite("When did the Netherlands acquire Aruba?")
+    assert not unnamed_definite("Where did Gershwin greet Ravel at the start of Ravel's tour?")
+    assert not unnamed_definite("When did the river Thames flood?")
+    page = {**PAGE, "text": "The economy of Angola grew 18% in 2005. The economy grew 18% in 2006."}
+    rw = build("qa_closed_book")
+    questions = [r["question"] for r in run(rw, nlp, [page])]
+    assert not any(unnamed_definite(q) for q in questions)
+    assert rw.drops["unnamed_definite"] >= 1, (questions, rw.drops)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from rewriters.clause import third_singular
 from rewriters.questions import (
-    PageContext,
     QuestionGenerator,
     needs_context,
     page_questions,
     paragraph_bounds,
-    third_singular,
 )
+from rewriters.wh import PageContext
 
 ALL_LABELS = ("PERSON", "DATE", "TIME", "GPE", "LOC", "FAC", "ORG", "NORP", "EVENT",
               "WORK_OF_ART", "LAW", "PRODUCT", "LANGUAGE", "CARDINAL", "QUANTITY", "MONEY",
@@ -245,7 +245,8 @@ def test_front_moved_questions_outrank_subject_questions(nlp):
 
 
 def test_helpers_for_new_rules():
-    from rewriters.questions import WHEN_ANSWER, balanced
+    from rewriters.clause import balanced
+    from rewriters.question_words import WHEN_ANSWER
     assert balanced("a (b) [c] \"d\"") and not balanced("TAI(NPL") and not balanced('a "b')
     assert WHEN_ANSWER.search("the 1990s") and WHEN_ANSWER.search("June")
     assert not WHEN_ANSWER.search("just one hour") and not WHEN_ANSWER.search("today")
@@ -287,3 +288,137 @@ def test_since_needs_a_perfect_and_naming_verbs(nlp, gen):
     assert "1970" not in found
     found, drops = ask(nlp, gen, "The award was called Art Direction in 1950.")
     assert not any(q.rule.startswith("object") for q in found.values())
+
+
+def test_person_names_labelled_otherwise_are_dropped(nlp, gen):
+    # "Ludwig Wittgenstein" as ORG would be asked with "what"; the page's PERSON names say no
+    people = PageContext(people=frozenset({"Leo", "Tolstoy"}))
+    found, drops = ask(nlp, gen, "Its main proponents included Leo Tolstoy in 1900.", people)
+    assert "Leo Tolstoy" not in found and "person_in_name" in drops
+    assert "1900" in found   # the rest of the sentence still makes questions
+    # one shared word is not enough ("Jefferson County" on a page naming Thomas Jefferson)
+    assert not person_inside_text(nlp, "Jefferson County", "GPE",
+                                  PageContext(people=frozenset({"Thomas", "Jefferson"})))
+
+
+def person_inside_text(nlp, text, label, page):
+    from rewriters.wh import person_inside
+    return person_inside(nlp(text)[:], label, page)
+
+
+def test_phrases_run_together_where_a_comma_was_cut(nlp, gen):
+    found, drops = ask(nlp, gen, "More than 28 tracts were misattributed to him, a common "
+                                 "practice in 1400.")
+    assert not found and "run_on" in drops, (found, drops)
+
+
+def test_how_many_with_an_ordinal_is_dropped(nlp, gen):
+    found, drops = ask(nlp, gen, "The first four alkanes are used for heating in 1900.")
+    assert "four" not in found and "count_with_ordinal" in drops, (found, drops)
+
+
+def test_restrictive_apposition_stays(nlp, gen):
+    # "the term Allah": no comma, so "Allah" is part of the phrase, not a side remark
+    found, _ = ask(nlp, gen, "Thomas Carlyle sometimes used the term Allah in 1840.")
+    assert found["1840"].question == "When did Thomas Carlyle sometimes use the term Allah?"
+    found, _ = ask(nlp, gen, "In 1492, Christopher Columbus, an Italian explorer, sailed to "
+                             "Hispaniola.")
+    assert "explorer" not in found["1492"].question   # a set-off apposition is still cut
+
+
+def test_long_fronted_questions_and_dangling_possessives(nlp):
+    from rewriters.clause import Clause
+    short = QuestionGenerator(labels=ALL_LABELS, max_per_sentence=10)
+    short.max_fronted_words = 6
+    found, drops = ask(nlp, short, "The treaty ended the long war between the two old empires "
+                                   "in 1783.")
+    assert "1783" not in found and "long_fronted" in drops, (found, drops)
+    assert any(q.rule.startswith("subject") for q in found.values())   # subjects keep order
+    doc = nlp("The treaty ended the war in 1783.")
+    clause = Clause.of(next(doc.sents))
+    assert short.check("When did the treaty end the war of Rome's?", doc[6:7], clause,
+                       "pp") == "dangling_possessive"
+
+
+def test_conjunct_without_a_conjunction_drops_the_sentence(nlp, gen):
+    # the parser makes "communication was lost" a conjunct of "trained": cutting it would leave
+    # "Who was trained on navigating the spacecraft in case?"
+    found, drops = ask(nlp, gen, "Lovell was trained on navigating the spacecraft in case "
+                                 "communication was lost with the Earth.")
+    assert not found and drops == ["stray_conj"]
+    found, _ = ask(nlp, gen, "The treaty ended the war in 1783 and the peace began in 1784.")
+    assert found["1783"].question == "When did the treaty end the war?"   # with "and": fine
+
+
+def test_amounts_mixed_with_numbers_or_asked_with_as(nlp, gen):
+    found, drops = ask(nlp, gen, "The teeth consist of 14 upper and 12 lower jaw molars.")
+    assert not any(q.rule.endswith("how_many") for q in found.values())
+    assert "count_with_number" in drops
+    found, drops = ask(nlp, gen, "In 1960, the Census Bureau reported the population as 77.2% "
+                                 "White, 3% Black, and 18.8% American Indian.")
+    assert "77.2%" not in found and "amount_as" in drops
+
+
+def test_word_ending_in_a_dash_is_broken_text(nlp, gen):
+    found, drops = ask(nlp, gen, "The Baku–Tbilisi–Ceyhan pipeline (BTC) became operational "
+                                 "in May 2006.")
+    assert not any("–" in q.question for q in found.values()) and "broken_text" in drops
+
+
+def test_copula_objects_behind_an_auxiliary_and_determiners_in_names(nlp, gen):
+    found, drops = ask(nlp, gen, "Persistent fog can be a maritime hazard from May to "
+                                 "September.")
+    assert "a maritime hazard" not in found and "copula_object_aux" in drops
+    found, _ = ask(nlp, gen, "The Armed Islamic Group declared a ceasefire in October 1997.")
+    assert found["October 1997"].question == \
+        "When did the Armed Islamic Group declare a ceasefire?"
+
+
+def test_clauses_are_shared_between_rewriters(nlp):
+    from rewriters.clause import Clause
+    doc = nlp("The treaty ended the war in 1783.")
+    sent = next(doc.sents)
+    assert Clause.shared(sent) is Clause.shared(sent)   # made once per sentence
+    other = nlp("The treaty ended the war in 1783.")
+    other.user_data.update(doc.user_data)   # a cache copied over to another doc is not used
+    assert Clause.shared(next(other.sents)).sent.doc is other
+
+
+def test_open_apposition_means_a_misparsed_subject(nlp, gen):
+    found, drops = ask(nlp, gen, "According to the Angolan Minister of Economy, Abraão Gourgel, "
+                                 "the financial market of the country grew modestly from 2002.")
+    assert not found and drops == ["misparsed_subject"]
+    found, _ = ask(nlp, gen, "In 1492, Christopher Columbus, an Italian explorer, sailed to "
+                             "Hispaniola.")
+    assert "Christopher Columbus" in found   # a closed apposition is fine
+
+
+def test_verb_left_bare_by_a_cut_complement(nlp, gen):
+    found, drops = ask(nlp, gen, "Since 2002, when the civil war ended, the nation has worked "
+                                 "to repair and improve ravaged infrastructure.")
+    assert not found and "bare_verb" in drops
+    found, _ = ask(nlp, gen, "In 2008, 11.2 million Algerians could read and write in French.")
+    assert "2008" not in found   # not "When could 11.2 million Algerians read?"
+
+
+def test_years_and_possessives_are_not_counts(nlp, gen):
+    found, drops = ask(nlp, gen, "Proof of early interest appears in Schopenhauer's 1815/16 "
+                                 "notes about Buddhism.")
+    assert "1815/16" not in found and "count_not_a_number" in drops
+
+
+def test_people_nouns_and_modifiers_after_a_comma(nlp, gen):
+    found, _ = ask(nlp, gen, "Nearly all scholars have accepted Greenberg's classification.")
+    assert found["Nearly all scholars"].question == "Who has accepted Greenberg's classification?"
+    # a modifier in front of its noun right after a comma is no side remark
+    found, _ = ask(nlp, gen, "While the term is sometimes used with ethnographic film, visual "
+                             "anthropology encompasses the study of art in 1990.")
+    assert found["1990"].question == "When does visual anthropology encompass the study of art?"
+
+
+def test_where_needs_a_place_not_an_age(nlp, gen):
+    page = trusted(Ages="LOC")
+    found, drops = ask(nlp, gen, "Two more letters were added in the Middle Ages.", page)
+    assert not any(q.rule.endswith("where") for q in found.values()) and "not_a_place" in drops
+    found, _ = ask(nlp, gen, "Creators of algorithmic languages try to avoid ambiguities.")
+    assert found["Creators of algorithmic languages"].question.startswith("Who")

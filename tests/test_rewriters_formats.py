@@ -164,3 +164,21 @@ def test_span_texts_with_markup_or_glued_words_are_refused():
     assert clean_span_text("McDonald's") and clean_span_text('the "Red" Army')
     assert not clean_span_text("''The Congregationalist")
     assert not clean_span_text("ClarkDarrell") and not clean_span_text('"Auld Lang Syne')
+
+
+def test_sentence_index_gives_what_spacy_gives_per_sentence(parsed):
+    # The index stands in for `sent.ents` / `sent.noun_chunks` (each of which walks the whole
+    # doc): the same spans, in the same order, for every sentence and for a span inside one.
+    from rewriters.spans import SentenceIndex
+    checked = 0
+    for _, doc in parsed:
+        index = SentenceIndex.of(doc)
+        for sent in doc.sents:
+            parts = [sent, sent[1:], sent[:len(sent) // 2]] if len(sent) > 2 else [sent]
+            for span in parts:
+                assert [(e.start, e.end, e.label_) for e in index.span_ents(span)] == \
+                    [(e.start, e.end, e.label_) for e in span.ents]
+                assert [(c.start, c.end) for c in index.span_chunks(span)] == \
+                    [(c.start, c.end) for c in span.noun_chunks]
+                checked += bool(span.ents) + bool(list(span.noun_chunks))
+    assert checked > 10
