@@ -204,3 +204,14 @@ def test_over_budget_curriculum_and_missing_inputs_fail_clearly(tiny_model, tmp_
     with pytest.raises(JouleError, match="train.parquet"):
         main(cfg)
     shutil.rmtree(tmp_path / "metrics", ignore_errors=True)
+
+
+def test_bf16_autocast_runs_on_the_cpu_when_there_is_no_gpu(tmp_path, monkeypatch):
+    import train.loop as loop
+
+    tcfg = compose(["train.mixed_precision=bf16"]).train
+    monkeypatch.setattr(loop, "_has_gpu", lambda: False)  # (Trainer itself checks bf16 on GPUs)
+    args = loop.training_arguments(tcfg, tmp_path, max_steps=2, seed=0)
+    assert args.bf16 and args.use_cpu
+    fp32 = loop.training_arguments(compose(["train.mixed_precision=no"]).train, tmp_path, 2, 0)
+    assert not fp32.bf16 and not fp32.use_cpu

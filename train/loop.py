@@ -8,7 +8,8 @@ in that order (`train_sampling_strategy="sequential"`), and checkpoints at token
 (`train.callbacks`).
 
 Devices. The same code runs on CPU (here) and GPUs: Trainer moves the model to the accelerator it
-finds; `train.mixed_precision=bf16` turns on bf16 autocast there (fp32 is fastest on our CPUs).
+finds; `train.mixed_precision=bf16` (the default) trains in bf16 autocast on either, with fp32
+master weights; on a CPU without native bf16 matmuls (no avx512_bf16/AMX) set it to `no`.
 Multi-process: `accelerate launch -m pipeline.train curriculum=<name>` (one process per GPU).
 The plan is laid out for `WORLD_SIZE` processes: each optimizer step takes one batch per process
 (accelerate hands process k batch k of each group of W), so tokens per step, checkpoint steps and
@@ -55,6 +56,12 @@ def lora_model(model, tcfg: DictConfig, seed: int):
     return get_peft_model(model, config)
 
 
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: int):
     from transformers import TrainingArguments
 
@@ -77,6 +84,9 @@ def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: i
         activation_checkpointing=bool(tcfg.gradient_checkpointing),
         activation_checkpointing_kwargs={"use_reentrant": False},
         bf16=precision == "bf16", fp16=precision == "fp16",
+        # Trainer refuses bf16 without a GPU unless told to run on the CPU, where bf16 autocast
+        # uses the CPU's bf16 matmuls (avx512_bf16/AMX): ~1.8x fp32 here (benchmarks/train.py)
+        use_cpu=precision == "bf16" and not _has_gpu(),
         dataloader_num_workers=0, dataloader_pin_memory=False,
         report_to="none", disable_tqdm=True, remove_unused_columns=False,
     )
