@@ -1,7 +1,7 @@
-"""Training throughput of LoRA on the base model, beside the dense fp32 matmul rate of this machine.
+"""Training throughput of LoRA on the base model, beside the dense matmul rate of this machine.
 
     python benchmarks/train.py [--model-dir data/base_model] [--steps 3] [--threads N]
-                               [--variants default,8x256,gc,eager,dropout0.05]
+                               [--variants default,fp32,8x256,gc,eager,dropout0.05]
 
 Figures, for each variant (batch shape and knobs), over `--steps` timed optimizer steps after one
 warm-up step (forward + backward + AdamW step, packed rows as `pipeline.train` builds them):
@@ -10,10 +10,13 @@ warm-up step (forward + backward + AdamW step, packed rows as `pipeline.train` b
       (4 * N + 6 * N_trainable) * tokens,  N = matmul parameters (input embedding excluded when
       untied), i.e. forward 2N, activation gradients 2N, adapter weight gradients; attention's
       sequence term is not counted, so the figure is a lower bound of the work done;
-- matmul GFLOP/s: torch.mm of two fp32 2048x2048 matrices (2 * 2048^3 FLOPs each), best of 5,
+- matmul GFLOP/s: torch.mm of two 2048x2048 matrices (2 * 2048^3 FLOPs each), best of 5, in the
+  precision the variant's matmuls run in (bf16 under `train.mixed_precision=bf16`, else fp32),
   measured in the same process with the same thread count just before each variant (on a shared
-  machine the rate drifts); the ratio is achieved / that matmul figure.
-The default model is SmolLM2-135M-Instruct with LoRA r=16 on all linear layers, fp32, the knobs of
+  machine the rate drifts); the ratio is achieved / that matmul figure. The fp32 matmul rate is
+  printed too, for comparison with fp32 training.
+Under bf16 the step runs in `torch.autocast("cpu", bfloat16)`, as Trainer runs it. The default
+model is SmolLM2-135M-Instruct with LoRA r=16 on all linear layers and the knobs of
 `conf/train/lora.yaml`. Without `--model-dir` the base_model stage's checkpoint is used, or, when
 it has not run, the GGUF is dequantised in memory (~20 s more).
 """
@@ -36,9 +39,9 @@ from train.data import batch_tensors, plan_batches  # noqa: E402
 from train.loop import lora_model  # noqa: E402
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """Best dense fp32 matmul rate over `repeats` runs of an n x n by n x n product (GFLOP/s)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Best dense matmul rate over `repeats` runs of an n x n by n x n product (GFLOP/s)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)   # warm-up: thread pool, caches
     best = float("inf")
     for _ in range(repeats):
@@ -93,8 +96,12 @@ def run_variant(model_dir: Path | None, rows: int, seq_len: int, steps: int, gc:
     opt = torch.optim.AdamW(trainable, lr=1e-4)
     batch, real = packed_batch(model.config.vocab_size, rows, seq_len)
 
+    bf16 = str(tcfg.mixed_precision) == "bf16"
+
     def step():
-        model(**batch).loss.backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(**batch).loss
+        loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
@@ -114,10 +121,11 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--variants", default="default,8x256,2x1024,gc,dropout0.05",
-                        help="comma list: default (conf/train/lora.yaml), RxL (rows x seq len), "
-                             "gc (default + gradient checkpointing), eager (eager attention), "
-                             "dropoutP (default with LoRA dropout P)")
+    parser.add_argument("--variants", default="default,fp32,8x256,dropout0.05",
+                        help="comma list: default (conf/train/lora.yaml), fp32 (default without "
+                             "bf16 autocast), RxL (rows x seq len), gc (default + gradient "
+                             "checkpointing), eager (eager attention), dropoutP (default with "
+                             "LoRA dropout P)")
     args = parser.parse_args()
     tcfg = compose().train
     if args.threads or tcfg.get("threads"):
@@ -126,13 +134,15 @@ def main() -> None:
     print(f"torch {torch.__version__}, {threads} threads; FLOPs counted: "
           "(4 * N + 6 * N_trainable) * tokens (pipeline/flops.py)", flush=True)
     rows, seq = int(tcfg.rows_per_batch), int(tcfg.max_seq_len)
-    print(f"{'variant':<10} {'batch':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'matmul':>7} "
-          f"{'ratio':>6} {'s/step':>7}")
+    print(f"{'variant':<12} {'batch':>7} {'precision':>9} {'tokens/s':>9} {'GFLOP/s':>8} "
+          f"{'matmul':>7} {'ratio':>6} {'fp32 mm':>8} {'s/step':>7}")
     for name in args.variants.split(","):
         r, L, gc, attn = rows, seq, bool(tcfg.gradient_checkpointing), str(tcfg.attn_implementation)
         vcfg = tcfg
         if name.startswith("dropout"):
             vcfg = compose([f"train.lora.dropout={float(name[len('dropout'):])}"]).train
+        elif name == "fp32":
+            vcfg = compose(["train.mixed_precision=no"]).train
         elif "x" in name:
             r, L = (int(v) for v in name.split("x"))
         elif name == "gc":
@@ -141,11 +151,13 @@ def main() -> None:
             attn = "eager"
         elif name != "default":
             parser.error(f"unknown variant {name!r}")
-        matmul = matmul_gflops()
+        precision = "bf16" if str(vcfg.mixed_precision) == "bf16" else "fp32"
+        fp32_matmul = matmul_gflops()
+        matmul = matmul_gflops(dtype=torch.bfloat16) if precision == "bf16" else fp32_matmul
         res = run_variant(args.model_dir, r, L, args.steps, gc, attn, vcfg)
-        print(f"{name:<10} {res['shape']:>9} {res['tokens_per_s']:>9.1f} {res['gflops']:>8.1f} "
-              f"{matmul:>7.1f} {res['gflops'] / matmul:>6.0%} {res['step_s']:>7.2f}",
-              flush=True)
+        print(f"{name:<12} {res['shape']:>7} {precision:>9} {res['tokens_per_s']:>9.1f} "
+              f"{res['gflops']:>8.1f} {matmul:>7.1f} {res['gflops'] / matmul:>6.0%} "
+              f"{fp32_matmul:>8.1f} {res['step_s']:>7.2f}", flush=True)
     print(f"N = {res['n_params']:,} matmul parameters, {res['n_trainable']:,} trainable (LoRA "
           f"r={tcfg.lora.r}, {tcfg.lora.target_modules})")
 
