@@ -179,3 +179,17 @@ def test_group_keys_must_match_the_prompts(tiny):
     model, tokenizer = tiny
     with pytest.raises(ValueError, match="2 group keys for 1 prompts"):
         generate_answers(model, tokenizer, _prompts(tokenizer)[:1], 1, 4, groups=["a", "b"])
+
+
+def test_the_output_head_gets_a_contiguous_input(tiny):
+    model, tokenizer = tiny
+    seen = []
+    frozen = for_generation(model)
+    frozen.requires_grad_(False)  # as after merging an adapter
+    head = frozen.get_output_embeddings()
+    head.register_forward_hook(lambda module, args, out: seen.append(args[0].is_contiguous()))
+    strided = torch.randn(3, 5, model.config.hidden_size)[:, -1:, :]
+    assert not strided.is_contiguous()
+    with torch.inference_mode():
+        torch.testing.assert_close(head(strided), model.get_output_embeddings()(strided))
+    assert seen == [True]

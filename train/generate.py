@@ -87,7 +87,22 @@ def for_generation(base, adapter_dir: str | Path | None = None, dtype: str | Non
     if dtype is not None:
         model = model.to(getattr(torch, dtype))
     model.eval()
+    head = model.get_output_embeddings()
+    if head is not None:
+        head.register_forward_pre_hook(_contiguous_input)
     return model
+
+
+def _contiguous_input(module, args):
+    """Make the output head's input contiguous: a ~50x cheaper matmul per decode step.
+
+    generate() feeds the head the last position's hidden states, a strided (batch, 1, hidden)
+    slice. For a weight that needs no gradient (a merged adapter: peft freezes every weight),
+    torch.matmul does not fold that slice into one (batch x hidden) mm; it broadcasts the
+    49152 x 576 weight over the batch and copies it (a batch x 28M-element copy per step): 4.0
+    instead of 6.5 questions/s for a fine-tuned checkpoint here.
+    """
+    return (args[0].contiguous(), *args[1:])
 
 
 def _first_line(tokenizer, ids: list[int]) -> str:
