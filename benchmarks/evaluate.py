@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
     parser.add_argument("--dtype", default=None, help="default: eval.dtype")
     parser.add_argument("--threads", type=int, default=None, help="default: eval.threads")
+    parser.add_argument("--adapter", default=None,
+                        help="LoRA checkpoint to merge in, e.g. data/models/curated/ckpt-100")
     args = parser.parse_args()
 
     cfg = compose([f"eval.max_questions={args.questions}"] if args.questions else [])
@@ -79,12 +81,12 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = load_model(model_dir, dtype=cfg.model.dtype)
     stops = stop_token_ids(tokenizer)
-    model = for_generation(model, None, cfg.eval.dtype)  # what the stage generates with
+    model = for_generation(model, args.adapter, cfg.eval.dtype)  # what the stage generates with
     cpu_start, start = _cpu_s(), time.perf_counter()
     result, _ = score_model(model, tokenizer, rows, cfg.eval, cfg.seed, stops)
     seconds, cpu_s = time.perf_counter() - start, _cpu_s() - cpu_start
     threads = cfg.eval.threads or torch.get_num_threads()  # what generate_answers ran on
-    print(f"model {model_dir} ({cfg.eval.dtype}), {threads} threads, "
+    print(f"model {model_dir} + adapter {args.adapter} ({cfg.eval.dtype}), {threads} threads, "
           f"eval={cfg.eval.name} mode={cfg.eval.mode} batch_size={cfg.eval.batch_size} "
           f"max_new_tokens={cfg.eval.max_new_tokens}")
     print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']} "
@@ -95,7 +97,7 @@ def main() -> None:
     # on a shared machine wall time counts other people's work; CPU time per question does not
     print(f"CPU s/question: {cpu_s / len(rows):.2f}  -> questions/s with {threads} free cores: "
           f"{threads * len(rows) / cpu_s:.2f} (estimate: assumes full use of every thread)")
-    print(f"base model F1 {result['f1']:.1f} {result['f1_ci95']}  "
+    print(f"F1 {result['f1']:.1f} {result['f1_ci95']}  "
           f"EM {result['em']:.1f} {result['em_ci95']}")
 
 
