@@ -165,12 +165,7 @@ def _generate(model, tokenizer, prompts: list[list[int]], batch_size: int,
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         width = max(len(prompts[i]) for i in rows)
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, i in enumerate(rows):
-            n = len(prompts[i])
-            ids[r, width - n:] = torch.tensor(prompts[i], dtype=torch.long)
-            mask[r, width - n:] = 1
+        ids, mask = _left_padded([prompts[i] for i in rows], width, pad)
         out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
         for r, i in enumerate(rows):
             n = len(prompts[i])
