@@ -13,8 +13,6 @@ checkpoint there. The outputs dir is moved into place only when training has fin
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +21,7 @@ from omegaconf import DictConfig
 
 from pipeline.config import require, run
 from pipeline.errors import JouleError
-from pipeline.io import atomic_dir, write_json
+from pipeline.io import atomic_dir, read_json, write_json
 from pipeline.stage import stage_run
 from train.callbacks import META_FILE
 from train.data import (
@@ -33,7 +31,7 @@ from train.data import (
     read_curriculum,
     tokenize_records,
 )
-from train.loop import train_lora, world_size
+from train.loop import is_main_process, train_lora, world_size
 from train.model import load_checkpoint
 
 
@@ -59,7 +57,7 @@ def main(cfg: DictConfig, callbacks: Sequence = ()) -> None:
                             int(tcfg.pack_window), fractions, world_size())
         figures = train_lora(cfg, model, tokenizer, examples, plan, work_dir,
                              lambda: run_.meter.read("train"), callbacks)
-        if int(os.environ.get("RANK", "0")) != 0:
+        if not is_main_process():
             return   # process 0 alone writes outputs under `accelerate launch`
         checkpoints = _publish(work_dir / "adapters", models_dir, fractions)
         last = checkpoints[-1]
@@ -83,7 +81,7 @@ def _publish(export_dir: Path, models_dir: Path, fractions: list[float]) -> list
         if not meta_file.is_file():
             raise JouleError(f"checkpoint {meta_file.parent} was not written; training did not "
                              "reach its token mark")
-        meta = json.loads(meta_file.read_text())
+        meta = read_json(meta_file)
         checkpoints.append({k: meta[k] for k in ("name", "fraction", "tokens", "time_s",
                                                  "energy_j", "energy_source", "flops")}
                            | {"path": meta["name"], "step": meta["step"]})

@@ -8,13 +8,13 @@ so resuming uses Trainer's own machinery, then copies the adapter out with what 
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from pipeline.io import atomic_dir, write_json
 from train.data import checkpoint_name
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -49,15 +49,11 @@ class TokenMarkCheckpoints(TrainerCallback):
         figures = self.cost(step)
         for fraction in self.by_step[step]:
             name = checkpoint_name(fraction)
-            final = self.export_dir / name
-            tmp = self.export_dir / f".{name}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            for file in ADAPTER_FILES:
-                shutil.copy2(source / file, tmp / file)
-            meta = {"name": name, "fraction": fraction, "step": step, **figures}
-            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)   # an export is either complete or absent (resume relies on it)
+            # an export is either complete or absent (resume relies on it)
+            with atomic_dir(self.export_dir / name) as tmp:
+                for file in ADAPTER_FILES:
+                    shutil.copy2(source / file, tmp / file)
+                write_json(tmp / META_FILE,
+                           {"name": name, "fraction": fraction, "step": step, **figures})
         return control
 

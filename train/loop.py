@@ -29,6 +29,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.flops import lora_training_flops, matmul_params
+from pipeline.io import read_json
 from train.callbacks import META_FILE, TokenMarkCheckpoints
 from train.data import PackedBatches, Plan, unwrap
 
@@ -36,6 +37,11 @@ from train.data import PackedBatches, Plan, unwrap
 def world_size() -> int:
     """Processes taking part (1 unless started by `accelerate launch` / torchrun)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Process 0 (the only one under a plain `python -m`): the one that writes outputs."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def lora_model(model, tcfg: DictConfig, seed: int):
@@ -112,7 +118,7 @@ def resumable_checkpoint(trainer_dir: Path, export_dir: Path) -> tuple[Path | No
     """The latest Trainer checkpoint whose adapter export is complete, and that export's meta."""
     exported: dict[int, dict] = {}
     for meta_file in export_dir.glob(f"ckpt-*/{META_FILE}"):
-        meta = json.loads(meta_file.read_text())
+        meta = read_json(meta_file)
         exported[meta["step"]] = meta
     steps = sorted((int(p.name.split("-")[1]) for p in trainer_dir.glob("checkpoint-*")
                     if p.name.split("-")[1].isdigit()), reverse=True)
