@@ -112,10 +112,14 @@ def test_pronoun_subject_dropped_or_resolved(nlp, gen):
     ("The river, flowing north", "fragment"),
     ("Abraham Lincoln said \"the war is over\" in 1865.", "quotation"),
     ("The treaty did not end the war in 1783.", "negation"),
+    ("You can see the tower from Paris in 1890.", "dialogue"),
+    ("The tower (built in 1889 was painted in 1890.", "broken_text"),
+    ("The treaty had no effect on the war in 1783.", "negation"),
+    ("The troops were led by Brig.", "broken_text"),
 ])
 def test_sentences_dropped_by_reason(nlp, gen, text, reason):
     found, drops = ask(nlp, gen, text)
-    assert not found and reason in drops
+    assert not found and reason in drops, (found, drops)
 
 
 def test_question_length_and_answer_in_question(nlp):
@@ -139,10 +143,13 @@ def test_one_word_person_needs_support_from_the_page(nlp, gen):
 def test_offsets_point_at_the_answer(nlp, gen):
     text = "Intro line here.\n\nIn 1492, Christopher Columbus sailed to Hispaniola."
     doc = nlp(text)
+    checked = 0
     for sent in doc.sents:
         for q in gen.sentence_questions(sent, lambda _: None):
             assert text[q.answer_start:q.answer_end] == q.answer
             assert text[q.sent_start:q.sent_end] == sent.text
+            checked += 1
+    assert checked   # the second paragraph's sentence gives questions: offsets past the first
 
 
 def test_ranking_keeps_the_best_per_sentence(nlp):
@@ -192,17 +199,6 @@ def third_singular_word(lemma):
 def test_answers_dropped_by_reason(nlp, gen, text, answer, reason):
     found, drops = ask(nlp, gen, text)
     assert answer not in found and reason in drops, (found, drops)
-
-
-@pytest.mark.parametrize("text, reason", [
-    ("You can see the tower from Paris in 1890.", "dialogue"),
-    ("The tower (built in 1889 was painted in 1890.", "broken_text"),
-    ("The treaty had no effect on the war in 1783.", "negation"),
-    ("The troops were led by Brig.", "broken_text"),
-])
-def test_more_sentences_dropped_by_reason(nlp, gen, text, reason):
-    found, drops = ask(nlp, gen, text)
-    assert not found and reason in drops, (found, drops)
 
 
 def test_sentence_adverbs_are_cut(nlp, gen):
