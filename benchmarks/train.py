@@ -54,6 +54,7 @@ def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.fl
 def load(model_dir: Path | None, attn: str):
     from transformers import AutoModelForCausalLM
 
+    import train.attention  # noqa: F401  (registers attn_implementation="packed_sdpa")
     from train.model import load_base
 
     cfg = compose()
@@ -124,8 +125,8 @@ def main() -> None:
     parser.add_argument("--variants", default="default,fp32,8x256,dropout0.05",
                         help="comma list: default (conf/train/lora.yaml), fp32 (default without "
                              "bf16 autocast), RxL (rows x seq len), gc (default + gradient "
-                             "checkpointing), eager (eager attention), dropoutP (default with "
-                             "LoRA dropout P)")
+                             "checkpointing), eager / sdpa / packed_sdpa (that attention), "
+                             "dropoutP (default with LoRA dropout P)")
     args = parser.parse_args()
     tcfg = compose().train
     if args.threads or tcfg.get("threads"):
@@ -147,8 +148,8 @@ def main() -> None:
             r, L = (int(v) for v in name.split("x"))
         elif name == "gc":
             gc = True
-        elif name == "eager":
-            attn = "eager"
+        elif name in ("eager", "sdpa", "packed_sdpa"):
+            attn = name
         elif name != "default":
             parser.error(f"unknown variant {name!r}")
         precision = "bf16" if str(vcfg.mixed_precision) == "bf16" else "fp32"

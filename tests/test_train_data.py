@@ -74,11 +74,14 @@ def test_fraction_names_and_validation():
         checkpoint_fractions([0.021, 0.024])
 
 
-def test_packed_rows_give_the_same_loss_as_separate_records(tiny_model):
+@pytest.mark.parametrize("attention", ["sdpa", "packed_sdpa"])
+def test_packed_rows_give_the_same_loss_as_separate_records(tiny_model, attention):
     """Block-diagonal attention: packing two records changes nothing about either."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation="sdpa").eval()
+    import train.attention  # noqa: F401  (registers packed_sdpa)
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=attention).eval()
     g = torch.Generator().manual_seed(1)
     a = [int(x) for x in torch.randint(3, 300, (20,), generator=g)]
     b = [int(x) for x in torch.randint(3, 300, (13,), generator=g)]

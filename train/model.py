@@ -121,6 +121,8 @@ def load_checkpoint(directory: str | Path, attn_implementation: str | None = "sd
     """(model, tokenizer) of the checkpoint the `base_model` stage wrote, or a JouleError."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    import train.attention  # noqa: F401  (registers attn_implementation="packed_sdpa")
+
     directory = Path(directory)
     if not (directory / "config.json").is_file():
         raise JouleError(f"no model checkpoint in {directory} "

@@ -1,0 +1,65 @@
+"""Per-record causal attention for packed rows computes what the block-diagonal mask computes."""
+
+from __future__ import annotations
+
+import torch
+
+from train.attention import ATTENTION, record_bounds
+from train.data import batch_tensors, plan_batches
+
+
+def test_record_bounds_split_rows_where_positions_restart():
+    positions = torch.tensor([[0, 1, 2, 0, 1, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 0, 1]])
+    assert record_bounds(positions) == [[(0, 3), (3, 5), (5, 9)], [(0, 7), (7, 9)]]
+    assert record_bounds(torch.arange(4)[None]) == [[(0, 4)]]
+
+
+def _packed_batch(vocab: int):
+    g = torch.Generator().manual_seed(3)
+    lengths = [23, 9, 17, 30, 5]
+    examples = []
+    for n in lengths:
+        ids = [int(x) for x in torch.randint(3, vocab, (n,), generator=g)]
+        examples.append((ids, list(ids)))
+    plan = plan_batches(lengths, 48, 2, 4, [1.0])
+    batch = max(plan.batches, key=len)
+    assert len(batch) == 2 and any(len(row) > 1 for row in batch)   # packed, with padding
+    return batch_tensors(batch, examples, pad_id=0)
+
+
+def test_loss_and_gradients_match_the_masked_sdpa_row(tiny_model):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    results = {}
+    for attention in ("sdpa", ATTENTION):
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=attention)
+        model.config.use_cache = False
+        model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear",
+                                                 init_lora_weights=False))
+        batch = _packed_batch(model.config.vocab_size)
+        out = model(**batch)
+        out.loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        results[attention] = (out.loss.detach(), out.logits.detach(), grads)
+    (loss, logits, grads), (p_loss, p_logits, p_grads) = results["sdpa"], results[ATTENTION]
+    real = batch["labels"] != -100
+    torch.testing.assert_close(p_logits[real], logits[real], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(p_loss, loss, atol=1e-6, rtol=1e-5)
+    assert p_grads.keys() == grads.keys() and grads
+    for name, grad in grads.items():
+        torch.testing.assert_close(p_grads[name], grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_generation_with_a_cache_falls_back_to_sdpa(tiny_model):
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.tensor([[5, 9, 14, 2, 7]])
+    mask = torch.tensor([[0, 1, 1, 1, 1]])
+    out = {}
+    for attention in ("sdpa", ATTENTION):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=attention)
+        out[attention] = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=4,
+                                        do_sample=False, pad_token_id=0)
+    assert torch.equal(out["sdpa"], out[ATTENTION])
