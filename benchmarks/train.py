@@ -1,21 +1,26 @@
 """Training throughput of LoRA on the base model, beside the dense matmul rate of this machine.
 
     python benchmarks/train.py [--model-dir data/base_model] [--steps 3] [--threads N]
-                               [--variants default,fp32,8x256,gc,eager,dropout0.05]
+                               [--variants default,fp32,8x256,gc,sdpa,dropout0.05,labelled0.11]
 
 Figures, for each variant (batch shape and knobs), over `--steps` timed optimizer steps after one
 warm-up step (forward + backward + AdamW step, packed rows as `pipeline.train` builds them):
 - tokens/s: real (non-padding) tokens trained per second of wall time;
 - achieved GFLOP/s: FLOPs counted with `pipeline.flops.lora_training_flops`,
-      (4 * N + 6 * N_trainable) * tokens,  N = matmul parameters (input embedding excluded when
-      untied), i.e. forward 2N, activation gradients 2N, adapter weight gradients; attention's
-      sequence term is not counted, so the figure is a lower bound of the work done;
+      (4 * (N - H) + 6 * N_trainable) * tokens + 4 * H * labelled tokens,  N = matmul parameters
+      (input embedding excluded when untied), H = the output head's, i.e. forward 2N, activation
+      gradients 2N, adapter weight gradients, the head only where a label is (as training runs
+      it, `train.head_loss`); attention's sequence term is not counted, so the figure is a lower
+      bound of the work done;
 - matmul GFLOP/s: torch.mm of two 2048x2048 matrices (2 * 2048^3 FLOPs each), best of 5, in the
   precision the variant's matmuls run in (bf16 under `train.mixed_precision=bf16`, else fp32),
   measured in the same process with the same thread count just before each variant (on a shared
   machine the rate drifts); the ratio is achieved / that matmul figure. The fp32 matmul rate is
   printed too, for comparison with fp32 training.
-Under bf16 the step runs in `torch.autocast("cpu", bfloat16)`, as Trainer runs it. The default
+Under bf16 the step runs in `torch.autocast("cpu", bfloat16)`, as Trainer runs it. By default
+every token is labelled (the head runs everywhere, as for `raw` text); `labelledP` labels the
+last fraction P of each record, as instruction records are labelled on their answers (0.11 of
+the default `curated` curriculum's tokens, 0.45 of `synthetic_all`'s). The default
 model is SmolLM2-135M-Instruct with LoRA r=16 on all linear layers and the knobs of
 `conf/train/lora.yaml`. Without `--model-dir` the base_model stage's checkpoint is used, or, when
 it has not run, the GGUF is dequantised in memory (~20 s more).
@@ -34,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from pipeline.config import compose  # noqa: E402
-from pipeline.flops import lora_training_flops, matmul_params  # noqa: E402
+from pipeline.flops import head_params, lora_training_flops, matmul_params  # noqa: E402
 from train.data import batch_tensors, plan_batches  # noqa: E402
+from train.head_loss import labelled_head_loss  # noqa: E402
 from train.loop import lora_model  # noqa: E402
 
 
@@ -66,9 +72,10 @@ def load(model_dir: Path | None, attn: str):
     return model
 
 
-def packed_batch(vocab: int, rows: int, seq_len: int, seed: int = 0) -> tuple[dict, int]:
+def packed_batch(vocab: int, rows: int, seq_len: int, seed: int = 0,
+                 labelled: float = 1.0) -> tuple[dict, int]:
     """One batch of `rows` packed rows of random records (60-400 tokens), as training sees it,
-    and its count of real (non-padding) tokens."""
+    each labelled on its last `labelled` fraction, and its count of real (non-padding) tokens."""
     g = torch.Generator().manual_seed(seed)
     lengths: list[int] = []
     while sum(lengths) < rows * seq_len * 4:
@@ -76,17 +83,18 @@ def packed_batch(vocab: int, rows: int, seq_len: int, seed: int = 0) -> tuple[di
     examples = []
     for n in lengths:
         ids = torch.randint(0, vocab, (n,), generator=g).tolist()
-        examples.append((ids, ids))
+        answer = max(1, round(labelled * n))
+        examples.append((ids, [-100] * (n - answer) + ids[n - answer:]))
     plan = plan_batches(lengths, seq_len, rows, 8, [1.0])
     batch = max(plan.batches, key=len)   # a stretch's batches are balanced: take a full one
     return batch_tensors(batch, examples, pad_id=0), sum(c.size for row in batch for c in row)
 
 
 def run_variant(model_dir: Path | None, rows: int, seq_len: int, steps: int, gc: bool,
-                attn: str, tcfg) -> dict:
+                attn: str, tcfg, labelled: float = 1.0) -> dict:
     """Time `steps` LoRA optimizer steps on one packed batch of `rows` x `seq_len`."""
     model = load(model_dir, attn)
-    n_params = matmul_params(model)
+    n_params, n_head = matmul_params(model), head_params(model)
     model = lora_model(model, tcfg, seed=0)
     if gc:
         model.gradient_checkpointing_enable({"use_reentrant": False})
@@ -95,13 +103,14 @@ def run_variant(model_dir: Path | None, rows: int, seq_len: int, steps: int, gc:
     trainable = [p for p in model.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in trainable)
     opt = torch.optim.AdamW(trainable, lr=1e-4)
-    batch, real = packed_batch(model.config.vocab_size, rows, seq_len)
+    batch, real = packed_batch(model.config.vocab_size, rows, seq_len, labelled=labelled)
+    head_tokens = int((batch["labels"][:, 1:] != -100).sum())
 
     bf16 = str(tcfg.mixed_precision) == "bf16"
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = model(**batch).loss
+            loss = labelled_head_loss(model, batch)   # as LabelledHeadTrainer computes it
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -111,10 +120,11 @@ def run_variant(model_dir: Path | None, rows: int, seq_len: int, steps: int, gc:
     for _ in range(steps):
         step()
     dt = (time.perf_counter() - t) / steps
-    flops = lora_training_flops(n_params, n_trainable, real)
+    flops = lora_training_flops(n_params, n_trainable, real, n_head, head_tokens)
     return {"tokens_per_s": real / dt, "gflops": flops / dt / 1e9, "step_s": dt,
-            "tokens": real, "shape": "x".join(map(str, batch["input_ids"].shape)),
-            "n_params": n_params, "n_trainable": n_trainable}
+            "tokens": real, "head_tokens": head_tokens,
+            "shape": "x".join(map(str, batch["input_ids"].shape)),
+            "n_params": n_params, "n_trainable": n_trainable, "n_head": n_head}
 
 
 def main() -> None:
@@ -126,21 +136,24 @@ def main() -> None:
                         help="comma list: default (conf/train/lora.yaml), fp32 (default without "
                              "bf16 autocast), RxL (rows x seq len), gc (default + gradient "
                              "checkpointing), eager / sdpa / packed_sdpa (that attention), "
-                             "dropoutP (default with LoRA dropout P)")
+                             "dropoutP (default with LoRA dropout P), labelledP (default with "
+                             "the last fraction P of each record labelled)")
     args = parser.parse_args()
     tcfg = compose().train
     if args.threads or tcfg.get("threads"):
         torch.set_num_threads(args.threads or int(tcfg.threads))
     threads = torch.get_num_threads()
-    print(f"torch {torch.__version__}, {threads} threads; FLOPs counted: "
-          "(4 * N + 6 * N_trainable) * tokens (pipeline/flops.py)", flush=True)
+    print(f"torch {torch.__version__}, {threads} threads; FLOPs counted: (4 * (N - H) + "
+          "6 * N_trainable) * tokens + 4 * H * labelled tokens (pipeline/flops.py)", flush=True)
     rows, seq = int(tcfg.rows_per_batch), int(tcfg.max_seq_len)
     print(f"{'variant':<12} {'batch':>7} {'precision':>9} {'tokens/s':>9} {'GFLOP/s':>8} "
           f"{'matmul':>7} {'ratio':>6} {'fp32 mm':>8} {'s/step':>7}")
     for name in args.variants.split(","):
         r, L, gc, attn = rows, seq, bool(tcfg.gradient_checkpointing), str(tcfg.attn_implementation)
-        vcfg = tcfg
-        if name.startswith("dropout"):
+        vcfg, labelled = tcfg, 1.0
+        if name.startswith("labelled"):
+            labelled = float(name[len("labelled"):])
+        elif name.startswith("dropout"):
             vcfg = compose([f"train.lora.dropout={float(name[len('dropout'):])}"]).train
         elif name == "fp32":
             vcfg = compose(["train.mixed_precision=no"]).train
@@ -155,11 +168,12 @@ def main() -> None:
         precision = "bf16" if str(vcfg.mixed_precision) == "bf16" else "fp32"
         fp32_matmul = matmul_gflops()
         matmul = matmul_gflops(dtype=torch.bfloat16) if precision == "bf16" else fp32_matmul
-        res = run_variant(args.model_dir, r, L, args.steps, gc, attn, vcfg)
+        res = run_variant(args.model_dir, r, L, args.steps, gc, attn, vcfg, labelled)
         print(f"{name:<12} {res['shape']:>7} {precision:>9} {res['tokens_per_s']:>9.1f} "
               f"{res['gflops']:>8.1f} {matmul:>7.1f} {res['gflops'] / matmul:>6.0%} "
               f"{fp32_matmul:>8.1f} {res['step_s']:>7.2f}", flush=True)
-    print(f"N = {res['n_params']:,} matmul parameters, {res['n_trainable']:,} trainable (LoRA "
+    print(f"N = {res['n_params']:,} matmul parameters (H = {res['n_head']:,} in the output head), "
+          f"{res['n_trainable']:,} trainable (LoRA "
           f"r={tcfg.lora.r}, {tcfg.lora.target_modules})")
 
 

@@ -221,6 +221,20 @@ def batch_tensors(batch: list[list[Chunk]], examples: list[tuple[list[int], list
     return {"input_ids": ids, "labels": labels, "position_ids": pos}
 
 
+def labelled_tokens_after(plan: Plan, examples: list[tuple[list[int], list[int]]]) -> list[int]:
+    """Per optimizer step, the count of labelled positions trained on so far: where the output
+    head runs (`train.head_loss`). A chunk's first token is never labelled (`batch_tensors`)."""
+    counts, total = [], 0
+    for step in plan.steps:
+        for batch in step:
+            for row in batch:
+                for c in row:
+                    labels = examples[c.example][1]
+                    total += sum(1 for y in labels[c.start + 1:c.end] if y != -100)
+        counts.append(total)
+    return counts
+
+
 class PackedBatches:
     """A map-style dataset whose item i is batch i of the plan, built on demand (torch Dataset)."""
 

@@ -4,8 +4,9 @@ What the libraries do: peft wraps the base model with LoRA adapters; Trainer run
 (AdamW, LR schedule, clipping, logging), saves full checkpoints (adapter, optimizer, scheduler,
 RNG states, step) and resumes from one, skipping the batches already seen; accelerate places the
 model and data on the device(s). What is ours: the batch plan (`train.data`), sequential sampling
-in that order (`train_sampling_strategy="sequential"`), and checkpoints at token marks
-(`train.callbacks`).
+in that order (`train_sampling_strategy="sequential"`), checkpoints at token marks
+(`train.callbacks`), and a loss that runs the output head on labelled positions only
+(`train.head_loss`).
 
 Devices. The same code runs on CPU (here) and GPUs: Trainer moves the model to the accelerator it
 finds; `train.mixed_precision=bf16` (the default) trains in bf16 autocast on either, with fp32
@@ -28,10 +29,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.flops import lora_training_flops, matmul_params
+from pipeline.flops import head_params, lora_training_flops, matmul_params
 from pipeline.io import read_json
 from train.callbacks import META_FILE, TokenMarkCheckpoints
-from train.data import PackedBatches, Plan, unwrap
+from train.data import PackedBatches, Plan, labelled_tokens_after, unwrap
 
 
 def world_size() -> int:
@@ -138,7 +139,8 @@ def train_lora(cfg: DictConfig, model, tokenizer, examples, plan: Plan, work_dir
     window so far (time_s, energy_j, energy_source).
     """
     import torch
-    from transformers import Trainer
+
+    from train.head_loss import LabelledHeadTrainer
 
     if cfg.train.get("threads"):
         torch.set_num_threads(int(cfg.train.threads))
@@ -152,6 +154,8 @@ def train_lora(cfg: DictConfig, model, tokenizer, examples, plan: Plan, work_dir
     resume_from, resumed = resumable_checkpoint(trainer_dir, export_dir)
 
     n_params = matmul_params(model)             # frozen base: counted before adapters are added
+    n_head = head_params(model)
+    labelled_after = labelled_tokens_after(plan, examples)
     peft_model = lora_model(model, cfg.train, int(cfg.seed))
     n_trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     offset_time = resumed.get("time_s", 0.0)
@@ -159,14 +163,14 @@ def train_lora(cfg: DictConfig, model, tokenizer, examples, plan: Plan, work_dir
 
     def cost(step: int) -> dict:
         now = meter_read()
-        tokens = plan.tokens_after[step - 1]
-        return {"tokens": tokens, "time_s": offset_time + now.time_s,
+        tokens, labelled = plan.tokens_after[step - 1], labelled_after[step - 1]
+        return {"tokens": tokens, "labelled_tokens": labelled, "time_s": offset_time + now.time_s,
                 "energy_j": offset_energy + now.energy_j, "energy_source": now.energy_source,
-                "flops": lora_training_flops(n_params, n_trainable, tokens)}
+                "flops": lora_training_flops(n_params, n_trainable, tokens, n_head, labelled)}
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \
         else tokenizer.eos_token_id
-    trainer = Trainer(
+    trainer = LabelledHeadTrainer(
         model=peft_model,
         args=training_arguments(cfg.train, trainer_dir, len(plan.steps), int(cfg.seed)),
         train_dataset=PackedBatches(plan, examples, pad_id),
@@ -179,5 +183,6 @@ def train_lora(cfg: DictConfig, model, tokenizer, examples, plan: Plan, work_dir
     return {
         "steps": len(plan.steps), "resumed_from_step": resumed.get("step", 0),
         "parameters_matmul": n_params, "parameters_trainable": n_trainable,
+        "parameters_head": n_head, "labelled_tokens": labelled_after[-1],
         "loss_curve": losses,
     }
