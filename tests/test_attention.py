@@ -27,9 +27,16 @@ def _packed_batch(vocab: int):
     return batch_tensors(batch, examples, pad_id=0)
 
 
-def test_loss_and_gradients_match_the_masked_sdpa_row(tiny_model):
+def test_loss_and_gradients_match_the_masked_sdpa_row(tiny_model, monkeypatch):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
+
+    import train.attention
+
+    fallbacks = []
+    fallback = train.attention.sdpa_attention_forward
+    monkeypatch.setattr(train.attention, "sdpa_attention_forward",
+                        lambda *a, **k: fallbacks.append(1) or fallback(*a, **k))
 
     results = {}
     for attention in ("sdpa", ATTENTION):
@@ -43,6 +50,7 @@ def test_loss_and_gradients_match_the_masked_sdpa_row(tiny_model):
         out.loss.backward()
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
         results[attention] = (out.loss.detach(), out.logits.detach(), grads)
+    assert not fallbacks   # training batches take the per-record path, not the masked one
     (loss, logits, grads), (p_loss, p_logits, p_grads) = results["sdpa"], results[ATTENTION]
     real = batch["labels"] != -100
     torch.testing.assert_close(p_logits[real], logits[real], atol=1e-5, rtol=1e-4)
@@ -63,3 +71,20 @@ def test_generation_with_a_cache_falls_back_to_sdpa(tiny_model):
         out[attention] = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=4,
                                         do_sample=False, pad_token_id=0)
     assert torch.equal(out["sdpa"], out[ATTENTION])
+
+
+def test_unpacked_and_padded_batches_match_sdpa(tiny_model):
+    """Rows without position ids are one record each; a caller's padding mask is respected."""
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.tensor([[5, 9, 14, 2, 7, 11], [0, 0, 8, 3, 6, 12]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]])   # left padding
+    logits = {}
+    for attention in ("sdpa", ATTENTION):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=attention)
+        model.config.use_cache = False
+        with torch.no_grad():
+            logits[attention] = (model(input_ids=ids).logits,
+                                 model(input_ids=ids, attention_mask=mask).logits)
+    for ours, theirs in zip(logits[ATTENTION], logits["sdpa"], strict=True):
+        torch.testing.assert_close(ours[mask.bool()], theirs[mask.bool()], atol=1e-5, rtol=1e-4)

@@ -3,16 +3,18 @@
 A packed row holds several records; `position_ids` restart at 0 where each record (and the row's
 padding) begins. transformers' `sdpa` attention turns that into a block-diagonal mask over the
 whole row, and with an explicit mask torch's CPU flash-attention kernel computes every block of
-the row x row score matrix, forward and backward, the masked ones included. Attention was ~25% of
-a bf16 training step here (benchmarks/train.py, profiled). Run per record with `is_causal=True`,
-the kernel skips everything outside the record's own lower triangle: a row of 503 tokens in four
-records of ~125 computes ~1/8 of the masked row's scores.
+the row x row score matrix, forward and backward, the masked ones included. Run per record with
+`is_causal=True`, the kernel computes only the record's own lower triangle: a row of 503 tokens
+in four records of ~125 computes ~1/8 of the masked row's scores. On the default benchmark
+batch (4 x 503, records of 60-400 tokens) a bf16 training step went from 6.8 to 6.0 s.
 
-No library does this on CPU: the varlen kernels that take packed rows (flash-attn, torch's
-`_flash_attention_forward` with cumulative lengths) are CUDA-only. The function is registered
-with transformers' AttentionInterface under `ATTENTION`, so a model loaded with
+No library does this on CPU: the kernels that take packed rows with cumulative sequence lengths
+(flash-attn, transformers' `_flash_attention_forward`) are CUDA-only. The function is
+registered with transformers' AttentionInterface under `ATTENTION`, so a model loaded with
 `attn_implementation="packed_sdpa"` uses it in every layer; what it computes is the masked row's
-attention (tests compare the two).
+attention (tests compare the two). It splits rows only where nothing else needs masking: no
+padding mask from the caller and no KV cache. Otherwise (generation, padded batches) the mask is
+built and used exactly as for `sdpa`.
 """
 
 from __future__ import annotations
@@ -43,12 +45,16 @@ def packed_causal_attention(module, query: torch.Tensor, key: torch.Tensor, valu
     """Causal attention within each record of each row; query/key/value (batch, heads, tokens,
     head dim), output (batch, tokens, heads, head dim) as transformers' attention functions.
 
-    Without position ids, or with a KV cache (keys longer than queries: generation), this is
-    transformers' own `sdpa` attention with its mask.
+    With a mask (`packed_mask` builds one where the caller passed padding or a cache is in use),
+    this is transformers' own `sdpa` attention.
     """
-    if position_ids is None or key.shape[2] != query.shape[2]:
+    if attention_mask is not None or key.shape[2] != query.shape[2]:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                      scaling=scaling, **kwargs)
+                                      scaling=scaling, position_ids=position_ids, **kwargs)
+    batch, tokens = query.shape[0], query.shape[2]
+    if position_ids is None:
+        position_ids = torch.arange(tokens, device=query.device)[None]
+    position_ids = position_ids.expand(batch, -1)   # models pass (1, tokens) when unpacked
     gqa = query.shape[1] != key.shape[1]
     rows = []
     for r, spans in enumerate(record_bounds(position_ids)):
@@ -61,6 +67,15 @@ def packed_causal_attention(module, query: torch.Tensor, key: torch.Tensor, valu
     return out.transpose(1, 2).contiguous(), None
 
 
+def packed_mask(*, q_length: int, kv_length: int, attention_mask: torch.Tensor | None = None,
+                q_offset: int = 0, **kwargs) -> torch.Tensor | None:
+    """No mask where records are told apart by position ids alone (no padding mask from the
+    caller, no cache: training); else the mask transformers builds for `sdpa`."""
+    if attention_mask is None and q_length == kv_length and not q_offset:
+        return None
+    return sdpa_mask(q_length=q_length, kv_length=kv_length, attention_mask=attention_mask,
+                     q_offset=q_offset, **kwargs)
+
+
 AttentionInterface.register(ATTENTION, packed_causal_attention)
-# the mask is only used on the fallback path; transformers builds it as it would for `sdpa`
-AttentionMaskInterface.register(ATTENTION, sdpa_mask)
+AttentionMaskInterface.register(ATTENTION, packed_mask)

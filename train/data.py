@@ -14,9 +14,10 @@ batch x length squared positions on CPU). Neither knows about checkpoints at tok
    over the `pack_window` most recently opened rows, so a record moves at most that many rows
    from its place in the curriculum's order. Rows are grouped `rows_per_batch` to a batch and
    trimmed to their longest row.
-4. Position ids restart at 0 for every chunk and no attention mask is passed: transformers then
-   detects packed sequences and builds a block-diagonal causal mask (no attention across records),
-   and RoPE sees each record at its own positions. The first label of each chunk is -100: it
+4. Position ids restart at 0 for every chunk and no attention mask is passed: the attention
+   then keeps records apart (`packed_sdpa` runs one causal call per record, `train.attention`;
+   transformers' `sdpa` detects packed sequences and builds a block-diagonal causal mask), and
+   RoPE sees each record at its own positions. The first label of each chunk is -100: it
    would otherwise be predicted from the previous record's last token.
 
 Under `accelerate launch` with W processes, one optimizer step consumes W consecutive batches

@@ -42,8 +42,9 @@ class Answer:
     text: str
     prompt_tokens: int     # prompt length without padding
     new_tokens: int        # generated tokens, the stop token included
-    # prompt tokens the model computed for this answer: the whole prompt, or with a shared prefix
-    # its own suffix plus its share of the prefix (prefix length / rows sharing it); fractional
+    # prompt tokens the model computed for this answer: the whole prompt, or with groups its own
+    # suffix plus its shares of the prefixes it shares (passage part / rows of its group, common
+    # part / all prompts); fractional
     computed_prompt_tokens: float = 0.0
 
 
@@ -129,10 +130,12 @@ def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int
                      threads: int | None = None, groups: list | None = None) -> list[Answer]:
     """Greedy answers to token-id prompts, in the order given.
 
-    Prompts are grouped by length into batches of `batch_size`, left-padded, and generated with
+    Prompts are sorted by length into batches of `batch_size`, left-padded, and generated with
     the KV cache until every row has hit a stop token or `max_new_tokens`, on `threads` torch
     threads (None: torch's current setting). With `groups` (one hashable key per prompt, e.g.
-    the passage), prompts with the same key share the cache of their common token prefix.
+    the passage), prompts with the same key share the cache of their common token prefix, all
+    groups the cache of the prefix common to them all, and batches follow the groups' prefix
+    lengths (`_generate_shared`).
     """
     stops = stop_token_ids(tokenizer) if stops is None else stops
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]

@@ -52,15 +52,17 @@ class LabelledHeadTrainer(Trainer):
     processes) applies unchanged.
     """
 
-    loss_is_scaled_for_ga = True   # normalised by the accumulated batch's labelled tokens
+    # `loss_is_scaled_for_ga` stays unset: Trainer's own rule (scaled when normalised by
+    # `num_items_in_batch`) is what this loss does.
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if return_outputs:
+        if return_outputs:   # only asked for by evaluation inside Trainer, which we do not use
             raise NotImplementedError("LabelledHeadTrainer computes no full-vocabulary outputs")
         head = self.accelerator.unwrap_model(model).get_output_embeddings()
         loss = labelled_head_loss(model, inputs, num_items_in_batch, head,
                                   self.accelerator.autocast)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-            # as Trainer.compute_loss: the count is global, the gradients are averaged
+            # as Trainer.compute_loss for data parallelism (no tensor parallelism, no DataParallel
+            # here): the count is global, the gradients are averaged over processes
             loss = loss * self.accelerator.num_processes
         return loss

@@ -57,8 +57,9 @@ def lora_model(model, tcfg: DictConfig, seed: int):
     config = LoraConfig(r=int(lora.r), lora_alpha=float(lora.alpha),
                         lora_dropout=float(lora.dropout), target_modules=target, bias="none",
                         task_type="CAUSAL_LM")
-    # No KV cache in training; with one, transformers would also skip detecting packed rows from
-    # position_ids, and records sharing a row would attend to each other.
+    # No KV cache in training; with one, `sdpa` would also skip detecting packed rows from
+    # position_ids (records sharing a row would attend to each other) and `packed_sdpa` would
+    # fall back to that `sdpa`.
     model.config.use_cache = False
     return get_peft_model(model, config)
 
