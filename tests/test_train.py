@@ -194,6 +194,24 @@ def test_a_changed_curriculum_does_not_resume_stale_state(tiny_model, tmp_path):
     assert metrics["resumed_from_step"] == 0 and metrics["records"] == 12
 
 
+def test_changed_training_code_does_not_resume_stale_state(reference, tiny_model, tmp_path,
+                                                           monkeypatch):
+    import train.loop
+    from pipeline.train import main
+
+    cfg = _setup(tmp_path, tiny_model, _records())
+    listing = json.loads((reference / "data/models/c/checkpoints.json").read_text())
+    with pytest.raises(KeyboardInterrupt):
+        main(cfg, callbacks=[Kill(listing["checkpoints"][4]["step"] + 1)])
+    assert (tmp_path / "data" / "models" / ".c.work" / "adapters" / "ckpt-040").is_dir()
+    version = train.loop.code_version()
+    assert version == train.loop.code_version()          # stable: same code, same version
+    monkeypatch.setattr(train.loop, "code_version", lambda: version + "-edited")
+    main(cfg)
+    metrics = json.loads((tmp_path / "metrics" / "train" / "c.json").read_text())
+    assert metrics["resumed_from_step"] == 0              # started afresh
+
+
 def test_over_budget_curriculum_and_missing_inputs_fail_clearly(tiny_model, tmp_path):
     from pipeline.train import main
 

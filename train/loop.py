@@ -100,9 +100,29 @@ def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: i
     )
 
 
-def fingerprint(cfg: DictConfig, examples, plan: Plan) -> str:
-    """What a resumable run depends on: train config, seed, token ids, batch plan, base model."""
+def code_version() -> str:
+    """The training code and the libraries under it: the sources of the `train` package and of
+    `pipeline/train.py` and `pipeline/flops.py`, and the versions of torch, transformers, peft and
+    accelerate. A run killed under one version must not resume under another: the adapter would
+    be half one and half the other."""
+    from importlib.metadata import version
+
     h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for file in sorted(here.glob("*.py")) + [here.parent / "pipeline" / f
+                                             for f in ("train.py", "flops.py")]:
+        h.update(file.name.encode())
+        h.update(file.read_bytes())
+    for package in ("torch", "transformers", "peft", "accelerate"):
+        h.update(f"{package}=={version(package)}".encode())
+    return h.hexdigest()
+
+
+def fingerprint(cfg: DictConfig, examples, plan: Plan) -> str:
+    """What a resumable run depends on: train config, seed, token ids, batch plan, base model,
+    training code (`code_version`)."""
+    h = hashlib.sha256()
+    h.update(code_version().encode())
     h.update(json.dumps(OmegaConf.to_container(cfg.train, resolve=True), sort_keys=True).encode())
     h.update(str(cfg.seed).encode())
     for ids, labels in examples:
