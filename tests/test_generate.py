@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
@@ -133,7 +131,7 @@ class _ScoreSpy:
     """Wraps a model; records, per prompt, the first generated step's logits (generate scores)."""
 
     def __init__(self, model):
-        self.model, self.config, self.first_logits = model, model.config, {}
+        self.model, self.first_logits = model, {}
 
     def __call__(self, **kwargs):
         return self.model(**kwargs)
@@ -175,57 +173,6 @@ def test_shared_prefixes_give_the_unshared_answers(tiny):
     # a group of one computes its whole prompt, as without groups
     (alone,) = generate_answers(model, tokenizer, prompts[:1], 1, 6, groups=["x"])
     assert alone.computed_prompt_tokens == len(prompts[0]) and alone.text == plain[0].text
-
-
-class _ForwardSpy(_ScoreSpy):
-    """`_ScoreSpy` that also records the (rows, tokens) of every prefill outside generate()."""
-
-    def __init__(self, model):
-        super().__init__(model)
-        self.prefills = []
-
-    def __call__(self, **kwargs):
-        self.prefills.append(tuple(kwargs["input_ids"].shape))
-        return super().__call__(**kwargs)
-
-
-def test_the_prefix_common_to_all_groups_runs_once_and_each_passage_once(tiny):
-    model, tokenizer = tiny
-    task = "Answer from the passage. Passage:"
-    passages = [" The treaty ended the war in 1783.", " Lincoln was elected in 1860.",
-                " Aristotle taught Alexander."]
-    texts = [task + p + q for p in passages for q in (" When?", " Who was it?")]
-    # a prompt that shares nothing with the others: no prefix at all, in a batch with prefixes
-    texts.append("Paris")
-    prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    keys = ["a", "a", "b", "b", "c", "c", "d"]
-    plain_spy = _ScoreSpy(model)
-    plain = generate_answers(plain_spy, tokenizer, prompts, batch_size=3, max_new_tokens=4)
-    spy = _ForwardSpy(model)
-    shared = generate_answers(spy, tokenizer, prompts, batch_size=3, max_new_tokens=4,
-                              groups=keys)
-    assert [a.text for a in shared] == [a.text for a in plain]
-    for prompt, logits in plain_spy.first_logits.items():
-        torch.testing.assert_close(spy.first_logits[prompt], logits, rtol=1e-4, atol=1e-5)
-    # "d" shares nothing with the others, so nothing is common to every group: each group's
-    # prefix (what its prompts share) runs once, alone, group b's serving both its batches
-    def shared(rows):
-        return len(os.path.commonprefix([prompts[i] for i in rows]))
-
-    prefix = {k: shared([i for i, key in enumerate(keys) if key == k]) for k in "abc"}
-    prefix["d"] = len(prompts[6]) - 1   # a group of one keeps one token to generate from
-    assert sorted(spy.prefills) == sorted((1, n) for n in prefix.values())
-    # without "d", the task text is common to all groups: it runs once, then each passage's rest
-    spy = _ForwardSpy(model)
-    answers = generate_answers(spy, tokenizer, prompts[:6], batch_size=3, max_new_tokens=4,
-                               groups=keys[:6])
-    common = shared(range(6))
-    assert common >= len(tokenizer(task, add_special_tokens=False)["input_ids"]) - 1
-    assert spy.prefills[0] == (1, common)
-    assert sorted(spy.prefills[1:]) == sorted((1, prefix[k] - common) for k in "abc")
-    computed = common + sum(prefix[k] - common for k in "abc") + \
-        sum(len(p) - prefix[k] for p, k in zip(prompts, keys[:6], strict=False))
-    assert sum(a.computed_prompt_tokens for a in answers) == pytest.approx(computed)
 
 
 def test_group_keys_must_match_the_prompts(tiny):

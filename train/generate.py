@@ -9,13 +9,10 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
   checkpoint costs exactly what scoring the base model costs (no adapter matmuls per layer);
 - bfloat16 weights (`eval.dtype`) use the CPU's avx512_bf16 matmuls: 1.5 instead of 3.4
   CPU-seconds per XQuAD question here, same answers on a 16-question check;
-- questions on the same passage share its prompt prefix (`groups`), and every passage's prompt
-  starts with the same chat template, system prompt and instruction: that common part runs
-  through the model once, each passage once on top of it (alone: no padding), and each row's
-  batch cache is its passage's, so only the question and the assistant header are prefilled per
-  question. Prefill is most of the cost (~250 prompt tokens against ~16 new ones), and XQuAD asks
-  ~5 questions per paragraph (on the default 150-question sample: 19,087 of 37,284 prompt tokens
-  computed);
+- questions on the same passage share its prompt prefix (`groups`): the prefix goes through the
+  model once per batch and its KV cache is copied to every question's row, so only the question
+  and the assistant header are prefilled per question. Prefill is most of the cost (~240 prompt
+  tokens against ~16 new ones), and XQuAD asks ~5 questions per paragraph;
 - generation runs on `threads` torch threads (`eval.threads`; null: one per core). Every op is
   an OpenMP parallel region ending in a barrier; when the cores are shared with other processes, the
   second thread is often descheduled and each barrier waits a scheduler time slice (~5 ms).
@@ -42,9 +39,8 @@ class Answer:
     text: str
     prompt_tokens: int     # prompt length without padding
     new_tokens: int        # generated tokens, the stop token included
-    # prompt tokens the model computed for this answer: the whole prompt, or with groups its own
-    # suffix plus its shares of the prefixes it shares (passage part / rows of its group, common
-    # part / all prompts); fractional
+    # prompt tokens the model computed for this answer: the whole prompt, or with a shared prefix
+    # its own suffix plus its share of the prefix (prefix length / rows sharing it); fractional
     computed_prompt_tokens: float = 0.0
 
 
@@ -130,12 +126,10 @@ def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int
                      threads: int | None = None, groups: list | None = None) -> list[Answer]:
     """Greedy answers to token-id prompts, in the order given.
 
-    Prompts are sorted by length into batches of `batch_size`, left-padded, and generated with
+    Prompts are grouped by length into batches of `batch_size`, left-padded, and generated with
     the KV cache until every row has hit a stop token or `max_new_tokens`, on `threads` torch
     threads (None: torch's current setting). With `groups` (one hashable key per prompt, e.g.
-    the passage), prompts with the same key share the cache of their common token prefix, all
-    groups the cache of the prefix common to them all, and batches follow the groups' prefix
-    lengths (`_generate_shared`).
+    the passage), prompts with the same key share the cache of their common token prefix.
     """
     stops = stop_token_ids(tokenizer) if stops is None else stops
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
@@ -188,35 +182,38 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-def _group_prefixes(prompts: list[list[int]], groups: list) -> list[tuple[int, list[int]]]:
-    """(prefix length, prompt indices) per group, shortest prefix first.
+def _shared_batches(prompts: list[list[int]], groups: list, batch_size: int
+                    ) -> list[list[tuple[int, list[int]]]]:
+    """Batches of (prefix length, prompt indices): whole groups, at most `batch_size` rows each.
 
     A group's prefix is the token prefix all its prompts share, less at least one token per
-    prompt (generation needs a last prompt token to start from).
+    prompt (generation needs a last prompt token to start from). A group larger than a batch is
+    cut into chunks that each compute the prefix. Chunks are sorted by prefix length so that a
+    batch pads little.
     """
     by_key: dict = {}
     for i, key in enumerate(groups):
         by_key.setdefault(key, []).append(i)
-    prefixes = []
-    for rows in by_key.values():
-        first = prompts[rows[0]]
-        prefix = min(len(prompts[i]) - 1 for i in rows)
-        for i in rows[1:]:
-            prefix = min(prefix, _common_prefix(first, prompts[i]))
-        prefixes.append((prefix, rows))
-    prefixes.sort(key=lambda g: (g[0], g[1][0]))
-    return prefixes
-
-
-def _common_length(prompts: list[list[int]], prefixes: list[tuple[int, list[int]]]) -> int:
-    """Length of the token prefix that every group prefix starts with (system prompt, task)."""
-    if len(prefixes) < 2:
-        return 0  # nothing to share between groups
-    first = prompts[prefixes[0][1][0]]
-    common = min(prefix for prefix, _ in prefixes)
-    for _, rows in prefixes[1:]:
-        common = min(common, _common_prefix(first, prompts[rows[0]]))
-    return common
+    chunks = []
+    for members in by_key.values():
+        for start in range(0, len(members), batch_size):
+            rows = members[start:start + batch_size]
+            first = prompts[rows[0]]
+            prefix = min(len(prompts[i]) - 1 for i in rows)
+            for i in rows[1:]:
+                prefix = min(prefix, _common_prefix(first, prompts[i]))
+            chunks.append((prefix, rows))
+    chunks.sort(key=lambda c: (c[0], c[1][0]))
+    batches, current, size = [], [], 0
+    for prefix, rows in chunks:
+        if current and size + len(rows) > batch_size:
+            batches.append(current)
+            current, size = [], 0
+        current.append((prefix, rows))
+        size += len(rows)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _left_padded(rows: list[list[int]], width: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -231,92 +228,42 @@ def _left_padded(rows: list[list[int]], width: int, pad: int) -> tuple[torch.Ten
 
 def _generate_shared(model, tokenizer, prompts: list[list[int]], groups: list, batch_size: int,
                      max_new_tokens: int, stops: list[int], pad: int) -> list[Answer]:
-    """`_generate`, with every shared prompt prefix run through the model once.
+    """`_generate`, with each group's common prefix run through the model once per batch.
 
-    Two levels of sharing: the prefix common to every group (chat template, system prompt and
-    instruction) runs once; each group's prefix (its passage) runs once, alone, continuing from
-    that cache. Alone means no padding, and on this CPU a batch of one ~210-token prefix runs as
-    many tokens/s as a batch of 13 (the matmuls are wide enough either way). Rows are then
-    batched by group prefix length: each row's cache is its group's, left-padded to the widest
-    in the batch (the padding is masked), its suffix (question and assistant header) is
-    left-padded after it, and generate() prefills only the suffixes. Positions count real tokens
-    only, as generate() counts them, so every row sees exactly its own prompt.
+    Per batch: the distinct prefixes are left-padded and run as one forward pass into a KV
+    cache (position ids count real tokens only, as generate() counts them); the cache rows are
+    repeated for every prompt of their group; each prompt's suffix is left-padded after its
+    prefix, and generate() continues from the cache, prefilling only the suffixes. The padding
+    between prefix and suffix is masked, so every row sees exactly its own prompt.
     """
+    from transformers import DynamicCache
+
     config = _config(max_new_tokens, stops, pad)
     stop_set = set(stops)
-    prefixes = _group_prefixes(prompts, groups)
-    common = _common_length(prompts, prefixes)
-    common_cache = _prefill(model, prompts[prefixes[0][1][0]][:common], None) if common else None
-    owner = {i: g for g, (_, rows) in enumerate(prefixes) for i in rows}
-    remaining = [len(rows) for _, rows in prefixes]
-    states: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-    order = [i for _, rows in prefixes for i in rows]  # by prefix length, groups together
     answers: list[Answer | None] = [None] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        for g in dict.fromkeys(owner[i] for i in rows):
-            if g not in states:
-                prefix, members = prefixes[g]
-                ids = prompts[members[0]][common:prefix]
-                states[g] = _layer_states(_prefill(model, ids, common_cache)) if ids else \
-                    _layer_states(common_cache) if common else []
-        width = max(prefixes[owner[i]][0] for i in rows)
-        cache = _padded_cache(model, [states[owner[i]] for i in rows], width)
+    for batch in _shared_batches(prompts, groups, batch_size):
+        prefix_width = max(prefix for prefix, _ in batch)
         prefix_ids, prefix_mask = _left_padded(
-            [prompts[i][:prefixes[owner[i]][0]] for i in rows], width, pad)
-        suffixes = [prompts[i][prefixes[owner[i]][0]:] for i in rows]
-        suffix_ids, suffix_mask = _left_padded(suffixes, max(map(len, suffixes)), pad)
-        ids = torch.cat([prefix_ids, suffix_ids], dim=1)
-        mask = torch.cat([prefix_mask, suffix_mask], dim=1)
+            [prompts[rows[0]][:prefix] for prefix, rows in batch], prefix_width, pad)
+        cache = DynamicCache()
+        if prefix_width:
+            positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
+            model(input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=positions,
+                  past_key_values=cache, use_cache=True, logits_to_keep=1)
+        owner = [(g, i) for g, (_, rows) in enumerate(batch) for i in rows]
+        if prefix_width:
+            cache.reorder_cache(torch.tensor([g for g, _ in owner]))
+        suffixes = [prompts[i][batch[g][0]:] for g, i in owner]
+        suffix_width = max(len(s) for s in suffixes)
+        suffix_ids, suffix_mask = _left_padded(suffixes, suffix_width, pad)
+        rows_of = torch.tensor([g for g, _ in owner])
+        ids = torch.cat([prefix_ids[rows_of], suffix_ids], dim=1)
+        mask = torch.cat([prefix_mask[rows_of], suffix_mask], dim=1)
         out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
-                             **({"past_key_values": cache} if width else {}))
-        for r, i in enumerate(rows):
-            g = owner[i]
-            prefix, members = prefixes[g]
-            computed = len(prompts[i]) - prefix + (prefix - common) / len(members) \
-                + common / len(prompts)
+                             **({"past_key_values": cache} if prefix_width else {}))
+        for r, (g, i) in enumerate(owner):
+            prefix, rows = batch[g]
+            computed = len(prompts[i]) - prefix + prefix / len(rows)
             answers[i] = _answer(tokenizer, out[r, ids.shape[1]:].tolist(), stop_set,
                                  len(prompts[i]), computed)
-            remaining[g] -= 1
-            if not remaining[g]:
-                del states[g]  # every row of the group is answered: free its cache
     return answers
-
-
-def _prefill(model, ids: list[int], past):
-    """The cache after running `ids` (one sequence, no padding) on top of `past` (or nothing)."""
-    from transformers import DynamicCache
-
-    cache = DynamicCache(config=model.config)
-    for layer, (keys, values) in enumerate(_layer_states(past) if past is not None else []):
-        cache.update(keys, values, layer)  # a new cache: `past` itself stays as it is
-    model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True, logits_to_keep=1)
-    return cache
-
-
-def _layer_states(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(keys, values) of every layer of a cache, each (batch, kv heads, tokens, head dim)."""
-    return [(layer.keys, layer.values) for layer in cache.layers]
-
-
-def _padded_cache(model, rows: list[list[tuple[torch.Tensor, torch.Tensor]]], width: int):
-    """One cache for a batch: each row's single-sequence layer states, left-padded to `width`.
-
-    A row with no prefix (an empty list of states) is all padding.
-    """
-    from transformers import DynamicCache
-
-    cache = DynamicCache(config=model.config)
-    if not width:
-        return cache
-    full = next(states for states in rows if states)
-    for layer, (ref_keys, ref_values) in enumerate(full):
-        keys = [states[layer][0] if states else ref_keys[:, :, :0] for states in rows]
-        values = [states[layer][1] if states else ref_values[:, :, :0] for states in rows]
-        cache.update(_left_pad_cat(keys, width), _left_pad_cat(values, width), layer)
-    return cache
-
-
-def _left_pad_cat(states: list[torch.Tensor], width: int) -> torch.Tensor:
-    """(1, heads, tokens, dim) tensors, zero-padded on the left to `width` tokens, stacked."""
-    return torch.cat([torch.nn.functional.pad(t, (0, 0, width - t.shape[2], 0)) for t in states])
