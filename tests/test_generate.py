@@ -144,23 +144,38 @@ class _ScoreSpy:
         return out.sequences
 
 
-def test_shared_prefixes_give_the_unshared_answers(tiny):
+def test_shared_prefixes_give_the_unshared_answers(tiny, monkeypatch):
+    import train.attention
+
     model, tokenizer = tiny
+    trees = []
+    tree_attention = train.attention.tree_attention
+
+    def spy_tree(query, key, value, tree, scaling):
+        trees.append(tree)
+        return tree_attention(query, key, value, tree, scaling)
+
+    monkeypatch.setattr(train.attention, "tree_attention", spy_tree)
     passages = ["The treaty ended the war in 1783 and Paris was", "Lincoln was elected in",
                 "Aristotle taught Alexander the Great in Macedon, and"]
     questions = [" Question: when?", " Question: who taught Alexander?", " Who?"]
     texts = [passages[0] + q for q in questions[:2]] + [passages[1] + q for q in questions[1:]]
     texts += [passages[2] + q for q in questions]
+    texts = ["Answer the question. " + t for t in texts]   # a prefix shared across groups
     prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
     keys = ["a", "a", "b", "b", "c", "c", "c"]
     plain_spy = _ScoreSpy(model)
     plain = generate_answers(plain_spy, tokenizer, prompts, batch_size=4, max_new_tokens=6)
+    assert not trees   # without groups: plain left-padded batches
     # batch 5: groups b and c (prefixes of different lengths) share a batch, a is alone;
     # batch 2: group c is cut in two chunks, each computing its prefix
     for batch_size in (5, 2):
         spy = _ScoreSpy(model)
         shared = generate_answers(spy, tokenizer, prompts, batch_size=batch_size,
                                   max_new_tokens=6, groups=keys)
+        # one packed prefill per batch, in each of the tiny model's 2 layers
+        assert len(trees) == 2 * (2 if batch_size == 5 else 4) and trees[-1].shared > 0
+        trees.clear()
         assert [(a.text, a.new_tokens, a.prompt_tokens) for a in shared] == \
                [(a.text, a.new_tokens, a.prompt_tokens) for a in plain]
         # the next-token logits after each prompt: what the model saw was exactly its prompt
@@ -193,3 +208,27 @@ def test_the_output_head_gets_a_contiguous_input(tiny):
     with torch.inference_mode():
         torch.testing.assert_close(head(strided), model.get_output_embeddings()(strided))
     assert seen == [True]
+
+
+def test_prompts_pack_into_a_tree_of_shared_prefixes():
+    from train.prompt_tree import pack_prompts
+
+    prompts = [[1, 2, 3, 10, 11, 20, 21], [1, 2, 3, 10, 11, 30], [1, 2, 3, 40, 50, 51]]
+    tree = pack_prompts(prompts, [(5, [0, 1]), (5, [2])])
+    # [1, 2, 3] once; group a's [10, 11] once, then prompt 0's own [20] (its last token, 21,
+    # starts generation); prompt 1 has no own token before its last; group b's [40, 50]
+    assert tree.shared == 3
+    assert tree.ids.tolist() == [[1, 2, 3, 10, 11, 20, 40, 50]]
+    assert tree.positions.tolist() == [[0, 1, 2, 3, 4, 5, 3, 4]]
+    assert tree.cache_index.tolist() == [[0, 1, 2, 3, 4, 5], [0, 0, 1, 2, 3, 4],
+                                         [0, 0, 1, 2, 6, 7]]
+    assert tree.cache_mask.tolist() == [[1] * 6, [0] + [1] * 5, [0] + [1] * 5]
+    (a_start, a_end, a_mask), (b_start, b_end, b_mask) = tree.blocks
+    assert (a_start, a_end, b_start, b_end) == (3, 6, 6, 8)
+    # columns: the 3 shared tokens, then the block's own tokens (causal, siblings unseen)
+    assert a_mask.int().tolist() == [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]]
+    assert b_mask.int().tolist() == [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
+    # two prompts of group a, each with own tokens: siblings do not see each other
+    tree = pack_prompts([[7, 8, 1, 2], [7, 8, 3, 4]], [(2, [0, 1])])
+    assert tree.ids.tolist() == [[7, 8, 1, 3]] and tree.blocks[0][2].int().tolist() == \
+        [[1, 1, 1, 0], [1, 1, 0, 1]]

@@ -29,6 +29,9 @@ from pathlib import Path
 
 import torch
 
+from train.attention import ATTENTION
+from train.prompt_tree import common_prefix, pack_prompts, prefill_cache
+
 _END_OF_TURN = "<|im_end|>"
 
 
@@ -61,8 +64,9 @@ def stop_token_ids(tokenizer) -> list[int]:
     return sorted(stops)
 
 
-def load_model(model_dir: str | Path, dtype: str = "float32", attn: str = "sdpa"):
-    """The base model for generation: eval mode, KV cache on, `attn` attention kernels."""
+def load_model(model_dir: str | Path, dtype: str = "float32", attn: str = ATTENTION):
+    """The base model for generation: eval mode, KV cache on, `attn` attention kernels (the
+    default runs the packed prefill of `train.prompt_tree`, and is `sdpa` otherwise)."""
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(
@@ -173,15 +177,6 @@ def _generate(model, tokenizer, prompts: list[list[int]], batch_size: int,
     return answers
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def _shared_batches(prompts: list[list[int]], groups: list, batch_size: int
                     ) -> list[list[tuple[int, list[int]]]]:
     """Batches of (prefix length, prompt indices): whole groups, at most `batch_size` rows each.
@@ -201,7 +196,7 @@ def _shared_batches(prompts: list[list[int]], groups: list, batch_size: int
             first = prompts[rows[0]]
             prefix = min(len(prompts[i]) - 1 for i in rows)
             for i in rows[1:]:
-                prefix = min(prefix, _common_prefix(first, prompts[i]))
+                prefix = min(prefix, common_prefix(first, prompts[i]))
             chunks.append((prefix, rows))
     chunks.sort(key=lambda c: (c[0], c[1][0]))
     batches, current, size = [], [], 0
@@ -228,42 +223,29 @@ def _left_padded(rows: list[list[int]], width: int, pad: int) -> tuple[torch.Ten
 
 def _generate_shared(model, tokenizer, prompts: list[list[int]], groups: list, batch_size: int,
                      max_new_tokens: int, stops: list[int], pad: int) -> list[Answer]:
-    """`_generate`, with each group's common prefix run through the model once per batch.
+    """`_generate`, with each batch's prompts prefilled as one packed tree (`train.prompt_tree`).
 
-    Per batch: the distinct prefixes are left-padded and run as one forward pass into a KV
-    cache (position ids count real tokens only, as generate() counts them); the cache rows are
-    repeated for every prompt of their group; each prompt's suffix is left-padded after its
-    prefix, and generate() continues from the cache, prefilling only the suffixes. The padding
-    between prefix and suffix is masked, so every row sees exactly its own prompt.
+    Per batch: the prefix common to every prompt once, each group's prefix once, each prompt's
+    own tokens but the last, all in one forward pass without padding; the rows' left-padded KV
+    cache is gathered from it, and generate() continues from that cache, computing each row's
+    last prompt token as its first step. Each row attends to exactly its own prompt.
     """
-    from transformers import DynamicCache
-
     config = _config(max_new_tokens, stops, pad)
     stop_set = set(stops)
     answers: list[Answer | None] = [None] * len(prompts)
     for batch in _shared_batches(prompts, groups, batch_size):
-        prefix_width = max(prefix for prefix, _ in batch)
-        prefix_ids, prefix_mask = _left_padded(
-            [prompts[rows[0]][:prefix] for prefix, rows in batch], prefix_width, pad)
-        cache = DynamicCache()
-        if prefix_width:
-            positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
-            model(input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=positions,
-                  past_key_values=cache, use_cache=True, logits_to_keep=1)
-        owner = [(g, i) for g, (_, rows) in enumerate(batch) for i in rows]
-        if prefix_width:
-            cache.reorder_cache(torch.tensor([g for g, _ in owner]))
-        suffixes = [prompts[i][batch[g][0]:] for g, i in owner]
-        suffix_width = max(len(s) for s in suffixes)
-        suffix_ids, suffix_mask = _left_padded(suffixes, suffix_width, pad)
-        rows_of = torch.tensor([g for g, _ in owner])
-        ids = torch.cat([prefix_ids[rows_of], suffix_ids], dim=1)
-        mask = torch.cat([prefix_mask[rows_of], suffix_mask], dim=1)
+        tree = pack_prompts(prompts, batch)
+        owner = [(prefix, len(rows), i) for prefix, rows in batch for i in rows]
+        width = tree.cache_index.shape[1]
+        ids, mask = _left_padded([prompts[i] for _, _, i in owner], width + 1, pad)
+        cache = ({"past_key_values": prefill_cache(model, tree, max_new_tokens + 1)}
+                 if tree.ids.shape[1] else {})
         out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
-                             **({"past_key_values": cache} if prefix_width else {}))
-        for r, (g, i) in enumerate(owner):
-            prefix, rows = batch[g]
-            computed = len(prompts[i]) - prefix + prefix / len(rows)
-            answers[i] = _answer(tokenizer, out[r, ids.shape[1]:].tolist(), stop_set,
+                             **cache)
+        for r, (prefix, members, i) in enumerate(owner):
+            # own tokens, a share of the group's prefix, a share of the batch-wide prefix
+            computed = (len(prompts[i]) - prefix + (prefix - tree.shared) / members
+                        + tree.shared / len(owner))
+            answers[i] = _answer(tokenizer, out[r, width + 1:].tolist(), stop_set,
                                  len(prompts[i]), computed)
     return answers

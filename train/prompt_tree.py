@@ -1,0 +1,143 @@
+"""A batch of prompts packed into one row, every shared prefix once: a prefill without padding.
+
+Evaluation prompts share prefixes at two levels: every prompt starts with the same chat header,
+system prompt and instruction (~40 tokens), and the questions on one passage share the passage
+too (~200 tokens). Run as a left-padded batch, each row computes its whole prompt plus padding.
+Packed as a tree, one row holds the batch-wide prefix once, then for each passage group the rest
+of its prefix once followed by each question's own tokens; a token attends to its ancestors
+(the prefixes it extends) and causally within its own segment, never to a sibling. The linear
+layers see one (1 x N) input with no padding and nothing computed twice; attention runs one
+masked block per group (`train.attention`), not one N x N matrix.
+
+Each row's last prompt token is left out: generation starts from it, so generate() computes it
+with the first decode step, from a left-padded batch KV cache gathered from the packed one
+(`cache_index`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache
+
+from train.kv_cache import ReservedCache
+
+
+@dataclass(frozen=True)
+class PromptTree:
+    """One batch of prompts packed for a single prefill forward pass.
+
+    ids, positions: (1, N) packed tokens and each token's position in its prompt(s).
+    shared: the batch-wide common prefix occupies packed positions [0, shared).
+    blocks: (start, end, mask) per group: queries [start, end) attend to keys
+        [0, shared) + [start, end) where the bool mask (end - start, shared + end - start) is True.
+    cache_index: (rows, width) packed position of each of a row's prompt tokens but the last,
+        right-aligned (left padding); cache_mask: (rows, width) 1 on those tokens, 0 on padding.
+    """
+
+    ids: torch.Tensor
+    positions: torch.Tensor
+    shared: int
+    blocks: list[tuple[int, int, torch.Tensor]]
+    cache_index: torch.Tensor
+    cache_mask: torch.Tensor
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _block_mask(segments: list[int], shared: int) -> torch.Tensor:
+    """Who sees whom inside one group: segment 0 is the group's prefix, seen by every later
+    token; segment k > 0 is the k-th prompt's own tokens, seen only by themselves (causally)."""
+    seg = torch.tensor(segments)
+    order = torch.arange(len(segments))
+    causal = order[None, :] <= order[:, None]
+    related = (seg[None, :] == 0) | (seg[None, :] == seg[:, None])
+    return torch.cat([torch.ones(len(segments), shared, dtype=torch.bool), causal & related], 1)
+
+
+def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) -> PromptTree:
+    """Pack the prompts of `chunks` ((group prefix length, prompt indices), the prompts of a
+    chunk sharing that prefix, which is shorter than each of them) into one prefill row.
+
+    Rows of `cache_index` follow the chunks' prompt order.
+    """
+    rows = [i for _, members in chunks for i in members]
+    first = prompts[rows[0]]
+    shared = min(prefix for prefix, _ in chunks)
+    for i in rows[1:]:
+        shared = min(shared, common_prefix(first, prompts[i]))
+    ids, positions = list(first[:shared]), list(range(shared))
+    blocks, row_tokens = [], {}
+    for prefix, members in chunks:
+        start = len(ids)
+        head = prompts[members[0]][shared:prefix]
+        ids += head
+        positions += range(shared, prefix)
+        segments = [0] * len(head)
+        for k, i in enumerate(members, 1):
+            tail = prompts[i][prefix:-1]
+            row_tokens[i] = [*range(shared), *range(start, start + len(head)),
+                             *range(len(ids), len(ids) + len(tail))]
+            ids += tail
+            positions += range(prefix, prefix + len(tail))
+            segments += [k] * len(tail)
+        if len(ids) > start:
+            blocks.append((start, len(ids), _block_mask(segments, shared)))
+    width = max(len(prompts[i]) - 1 for i in rows)
+    cache_index = torch.zeros((len(rows), width), dtype=torch.long)
+    cache_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, i in enumerate(rows):
+        tokens = row_tokens[i]
+        if tokens:
+            cache_index[r, width - len(tokens):] = torch.tensor(tokens)
+            cache_mask[r, width - len(tokens):] = 1
+    return PromptTree(torch.tensor([ids], dtype=torch.long),
+                      torch.tensor([positions], dtype=torch.long), shared, blocks,
+                      cache_index, cache_mask)
+
+
+def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                   tree: PromptTree, scaling: float | None) -> torch.Tensor:
+    """Attention of a packed tree row; query/key/value (1, heads, N, head dim), output
+    (1, N, heads, head dim). One causal SDPA call for the shared prefix, one masked call per
+    group over the shared prefix and the group's own tokens."""
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    gqa = query.shape[1] != key.shape[1]
+    out = torch.empty_like(query)
+    c = tree.shared
+    if c:
+        out[:, :, :c] = sdpa(query[:, :, :c], key[:, :, :c], value[:, :, :c], is_causal=True,
+                             scale=scaling, enable_gqa=gqa)
+    for start, end, mask in tree.blocks:
+        keys, values = key[:, :, start:end], value[:, :, start:end]
+        if c:
+            keys = torch.cat([key[:, :, :c], keys], dim=2)
+            values = torch.cat([value[:, :, :c], values], dim=2)
+        out[:, :, start:end] = sdpa(query[:, :, start:end], keys, values, attn_mask=mask,
+                                    scale=scaling, enable_gqa=gqa)
+    return out.transpose(1, 2).contiguous()
+
+
+def prefill_cache(model, tree: PromptTree, reserve: int) -> ReservedCache:
+    """Run the packed prefill through `model` (loaded with `train.attention.ATTENTION`) and
+    return the rows' left-padded batch KV cache, with room for `reserve` generated tokens."""
+
+    packed = DynamicCache()
+    model(input_ids=tree.ids, position_ids=tree.positions, past_key_values=packed,
+          use_cache=True, logits_to_keep=1, prompt_tree=tree)
+    rows = []
+    for layer in packed.layers:
+        # (1, kv heads, N, head dim) -> (rows, kv heads, width, head dim)
+        keys = layer.keys[0][:, tree.cache_index].transpose(0, 1).contiguous()
+        values = layer.values[0][:, tree.cache_index].transpose(0, 1).contiguous()
+        rows.append((keys, values))
+    return ReservedCache(rows, reserve)
