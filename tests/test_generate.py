@@ -223,12 +223,12 @@ def test_prompts_pack_into_a_tree_of_shared_prefixes():
     assert tree.cache_index.tolist() == [[0, 1, 2, 3, 4, 5], [0, 0, 1, 2, 3, 4],
                                          [0, 0, 1, 2, 6, 7]]
     assert tree.cache_mask.tolist() == [[1] * 6, [0] + [1] * 5, [0] + [1] * 5]
-    (a_start, a_end, a_mask), (b_start, b_end, b_mask) = tree.blocks
-    assert (a_start, a_end, b_start, b_end) == (3, 6, 6, 8)
-    # columns: the 3 shared tokens, then the block's own tokens (causal, siblings unseen)
-    assert a_mask.int().tolist() == [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]]
-    assert b_mask.int().tolist() == [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
-    # two prompts of group a, each with own tokens: siblings do not see each other
+    # per group: its prefix [start, mid), then its prompts' own tokens [mid, end), whose mask
+    # columns are the 3 shared tokens and the group's tokens
+    (*a_spans, a_mask), (*b_spans, b_mask) = tree.blocks
+    assert (a_spans, b_spans) == ([3, 5, 6], [6, 8, 8])
+    assert a_mask.int().tolist() == [[1, 1, 1, 1, 1, 1]] and b_mask.shape == (0, 5)
+    # no group prefix, two prompts with own tokens: siblings do not see each other
     tree = pack_prompts([[7, 8, 1, 2], [7, 8, 3, 4]], [(2, [0, 1])])
-    assert tree.ids.tolist() == [[7, 8, 1, 3]] and tree.blocks[0][2].int().tolist() == \
-        [[1, 1, 1, 0], [1, 1, 0, 1]]
+    assert tree.ids.tolist() == [[7, 8, 1, 3]] and tree.blocks[0][:3] == (2, 2, 4)
+    assert tree.blocks[0][3].int().tolist() == [[1, 1, 1, 0], [1, 1, 0, 1]]

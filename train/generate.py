@@ -9,10 +9,14 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
   checkpoint costs exactly what scoring the base model costs (no adapter matmuls per layer);
 - bfloat16 weights (`eval.dtype`) use the CPU's avx512_bf16 matmuls: 1.5 instead of 3.4
   CPU-seconds per XQuAD question here, same answers on a 16-question check;
-- questions on the same passage share its prompt prefix (`groups`): the prefix goes through the
-  model once per batch and its KV cache is copied to every question's row, so only the question
-  and the assistant header are prefilled per question. Prefill is most of the cost (~240 prompt
-  tokens against ~16 new ones), and XQuAD asks ~5 questions per paragraph;
+- a batch's prompts are prefilled as one packed tree (`train.prompt_tree`): the prefix common
+  to every prompt (chat header, system prompt, instruction) once, each passage once, each
+  question's own tokens, in one forward pass with no padding; prefill is most of the cost
+  (~240 prompt tokens against ~16 new ones) and XQuAD asks ~5 questions per paragraph. The
+  rows' left-padded KV cache is gathered from it, with room reserved for the answer
+  (`train.kv_cache`: no re-copy of the cache per step), and decode steps run the query heads
+  of a key/value head as one kernel problem (`train.attention`). 150 XQuAD questions: 19,183
+  prompt tokens through the model instead of 27,033 (padding and repeated prefixes);
 - generation runs on `threads` torch threads (`eval.threads`; null: one per core). Every op is
   an OpenMP parallel region ending in a barrier; when the cores are shared with other processes, the
   second thread is often descheduled and each barrier waits a scheduler time slice (~5 ms).

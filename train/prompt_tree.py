@@ -30,8 +30,9 @@ class PromptTree:
 
     ids, positions: (1, N) packed tokens and each token's position in its prompt(s).
     shared: the batch-wide common prefix occupies packed positions [0, shared).
-    blocks: (start, end, mask) per group: queries [start, end) attend to keys
-        [0, shared) + [start, end) where the bool mask (end - start, shared + end - start) is True.
+    blocks: (start, mid, end, mask) per group: the group's own prefix [start, mid) attends
+        causally to [0, shared) + itself; its prompts' tokens [mid, end) attend to keys
+        [0, shared) + [start, end) where the bool mask (end - mid, shared + end - start) is True.
     cache_index: (rows, width) packed position of each of a row's prompt tokens but the last,
         right-aligned (left padding); cache_mask: (rows, width) 1 on those tokens, 0 on padding.
     """
@@ -39,7 +40,7 @@ class PromptTree:
     ids: torch.Tensor
     positions: torch.Tensor
     shared: int
-    blocks: list[tuple[int, int, torch.Tensor]]
+    blocks: list[tuple[int, int, int, torch.Tensor]]
     cache_index: torch.Tensor
     cache_mask: torch.Tensor
 
@@ -54,14 +55,16 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-def _block_mask(segments: list[int], shared: int) -> torch.Tensor:
-    """Who sees whom inside one group: segment 0 is the group's prefix, seen by every later
-    token; segment k > 0 is the k-th prompt's own tokens, seen only by themselves (causally)."""
+def _prompts_mask(segments: list[int], shared: int) -> torch.Tensor:
+    """Who the prompts' own tokens of one group see: segment 0 is the group's prefix, seen by
+    every later token; segment k > 0 is the k-th prompt's own tokens, seen only by themselves
+    (causally). Rows: the tokens of segments > 0; columns: the shared prefix, then the group."""
     seg = torch.tensor(segments)
     order = torch.arange(len(segments))
     causal = order[None, :] <= order[:, None]
     related = (seg[None, :] == 0) | (seg[None, :] == seg[:, None])
-    return torch.cat([torch.ones(len(segments), shared, dtype=torch.bool), causal & related], 1)
+    mask = torch.cat([torch.ones(len(segments), shared, dtype=torch.bool), causal & related], 1)
+    return mask[seg > 0]
 
 
 def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) -> PromptTree:
@@ -81,6 +84,7 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
         start = len(ids)
         head = prompts[members[0]][shared:prefix]
         ids += head
+        mid = len(ids)
         positions += range(shared, prefix)
         segments = [0] * len(head)
         for k, i in enumerate(members, 1):
@@ -91,7 +95,7 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
             positions += range(prefix, prefix + len(tail))
             segments += [k] * len(tail)
         if len(ids) > start:
-            blocks.append((start, len(ids), _block_mask(segments, shared)))
+            blocks.append((start, mid, len(ids), _prompts_mask(segments, shared)))
     width = max(len(prompts[i]) - 1 for i in rows)
     cache_index = torch.zeros((len(rows), width), dtype=torch.long)
     cache_mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -108,22 +112,35 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
 def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                    tree: PromptTree, scaling: float | None) -> torch.Tensor:
     """Attention of a packed tree row; query/key/value (1, heads, N, head dim), output
-    (1, N, heads, head dim). One causal SDPA call for the shared prefix, one masked call per
-    group over the shared prefix and the group's own tokens."""
+    (1, N, heads, head dim).
+
+    Per group, two SDPA calls: the group's prefix, causal over the shared prefix and itself
+    (the shared prefix's queries ride along so that torch's top-left causal mask lines up,
+    and their outputs are dropped): no mask, so the kernel skips the blocks above the diagonal;
+    then the prompts' own tokens with an explicit mask. One mask over the whole group computed
+    the prefix x prompts block (nothing but masked scores) too: ~40% more attention work here.
+    """
     sdpa = torch.nn.functional.scaled_dot_product_attention
     gqa = query.shape[1] != key.shape[1]
     out = torch.empty_like(query)
     c = tree.shared
+
+    def with_shared(x: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        return torch.cat([x[:, :, :c], x[:, :, start:end]], dim=2) if c else x[:, :, start:end]
+
     if c:
         out[:, :, :c] = sdpa(query[:, :, :c], key[:, :, :c], value[:, :, :c], is_causal=True,
                              scale=scaling, enable_gqa=gqa)
-    for start, end, mask in tree.blocks:
-        keys, values = key[:, :, start:end], value[:, :, start:end]
-        if c:
-            keys = torch.cat([key[:, :, :c], keys], dim=2)
-            values = torch.cat([value[:, :, :c], values], dim=2)
-        out[:, :, start:end] = sdpa(query[:, :, start:end], keys, values, attn_mask=mask,
-                                    scale=scaling, enable_gqa=gqa)
+    for start, mid, end, mask in tree.blocks:
+        if mid > start:
+            out[:, :, start:mid] = sdpa(
+                with_shared(query, start, mid), with_shared(key, start, mid),
+                with_shared(value, start, mid), is_causal=True, scale=scaling,
+                enable_gqa=gqa)[:, :, c:]
+        if end > mid:
+            out[:, :, mid:end] = sdpa(query[:, :, mid:end], with_shared(key, start, end),
+                                      with_shared(value, start, end), attn_mask=mask,
+                                      scale=scaling, enable_gqa=gqa)
     return out.transpose(1, 2).contiguous()
 
 
