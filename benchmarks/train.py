@@ -16,7 +16,10 @@ warm-up step (forward + backward + AdamW step, packed rows as `pipeline.train` b
   precision the variant's matmuls run in (bf16 under `train.mixed_precision=bf16`, else fp32),
   measured in the same process with the same thread count just before each variant (on a shared
   machine the rate drifts); the ratio is achieved / that matmul figure. The fp32 matmul rate is
-  printed too, for comparison with fp32 training.
+  printed too, for comparison with fp32 training;
+- ceiling: the same ratio if the step ran nothing but its counted matmuls, each timed alone at
+  its own shape (`matmul_only_seconds`: 576-wide layers, rank-16 adapters, the head on the
+  labelled rows): the most any implementation of this step could reach with these kernels.
 Under bf16 the step runs in `torch.autocast("cpu", bfloat16)`, as Trainer runs it. By default
 every token is labelled (the head runs everywhere, as for `raw` text); `labelledP` labels the
 last fraction P of each record, as instruction records are labelled on their answers (0.11 of
@@ -55,6 +58,46 @@ def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.fl
         torch.mm(a, b)
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best / 1e9
+
+
+def _best_seconds(fn, repeats: int = 3) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def matmul_only_seconds(model, tokens: int, head_tokens: int, rank: int,
+                        dtype: torch.dtype) -> float:
+    """Seconds the step's counted matmuls take alone, each at its own shape: for every linear
+    layer but the head the forward X W^T and the input gradient dY W over `tokens` rows, the
+    rank-`rank` adapter's six products (forward, input and weight gradients), and the head's
+    forward and input gradient over `head_tokens` rows. The FLOPs over this time are the most
+    a step could reach if nothing else (attention, norms, activations, casts, optimizer) ran."""
+    head = model.get_output_embeddings()
+    shapes: dict[tuple[int, int, bool, bool], int] = {}
+    for name, module in model.named_modules():
+        # peft's adapters are Linear modules too: they are timed with the layer they adapt
+        if isinstance(module, torch.nn.Linear) and "lora_" not in name:
+            key = (module.in_features, module.out_features, module is head,
+                   name.endswith("base_layer"))
+            shapes[key] = shapes.get(key, 0) + 1
+    total = 0.0
+    for (n_in, n_out, is_head, adapted), count in shapes.items():
+        rows = head_tokens if is_head else tokens
+        x, w = torch.randn(rows, n_in, dtype=dtype), torch.randn(n_out, n_in, dtype=dtype)
+        dy = torch.randn(rows, n_out, dtype=dtype)
+        total += count * _best_seconds(lambda x=x, w=w, dy=dy: (x @ w.t(), dy @ w))
+        if adapted:
+            a, b = torch.randn(rank, n_in, dtype=dtype), torch.randn(n_out, rank, dtype=dtype)
+            h = torch.randn(rows, rank, dtype=dtype)
+            total += count * _best_seconds(
+                lambda x=x, a=a, b=b, h=h, dy=dy: (x @ a.t(), h @ b.t(), dy @ b, h @ a,
+                                                   h.t() @ x, dy.t() @ h))
+    return total
 
 
 def load(model_dir: Path | None, attn: str):
@@ -121,7 +164,12 @@ def run_variant(model_dir: Path | None, rows: int, seq_len: int, steps: int, gc:
         step()
     dt = (time.perf_counter() - t) / steps
     flops = lora_training_flops(n_params, n_trainable, real, n_head, head_tokens)
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    # the matmuls run over every position of the batch, padding included
+    positions = batch["input_ids"].numel()
+    mm_only = matmul_only_seconds(model, positions, head_tokens, int(tcfg.lora.r), dtype)
     return {"tokens_per_s": real / dt, "gflops": flops / dt / 1e9, "step_s": dt,
+            "mm_only_gflops": flops / mm_only / 1e9,
             "tokens": real, "head_tokens": head_tokens,
             "shape": "x".join(map(str, batch["input_ids"].shape)),
             "n_params": n_params, "n_trainable": n_trainable, "n_head": n_head}
@@ -147,7 +195,7 @@ def main() -> None:
           "6 * N_trainable) * tokens + 4 * H * labelled tokens (pipeline/flops.py)", flush=True)
     rows, seq = int(tcfg.rows_per_batch), int(tcfg.max_seq_len)
     print(f"{'variant':<12} {'batch':>7} {'precision':>9} {'tokens/s':>9} {'GFLOP/s':>8} "
-          f"{'matmul':>7} {'ratio':>6} {'fp32 mm':>8} {'s/step':>7}")
+          f"{'matmul':>7} {'ratio':>6} {'ceiling':>7} {'fp32 mm':>8} {'s/step':>7}")
     for name in args.variants.split(","):
         r, L, gc, attn = rows, seq, bool(tcfg.gradient_checkpointing), str(tcfg.attn_implementation)
         vcfg, labelled = tcfg, 1.0
@@ -171,6 +219,7 @@ def main() -> None:
         res = run_variant(args.model_dir, r, L, args.steps, gc, attn, vcfg, labelled)
         print(f"{name:<12} {res['shape']:>7} {precision:>9} {res['tokens_per_s']:>9.1f} "
               f"{res['gflops']:>8.1f} {matmul:>7.1f} {res['gflops'] / matmul:>6.0%} "
+              f"{res['mm_only_gflops'] / matmul:>7.0%} "
               f"{fp32_matmul:>8.1f} {res['step_s']:>7.2f}", flush=True)
     print(f"N = {res['n_params']:,} matmul parameters (H = {res['n_head']:,} in the output head), "
           f"{res['n_trainable']:,} trainable (LoRA "
