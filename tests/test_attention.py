@@ -90,17 +90,11 @@ def test_unpacked_and_padded_batches_match_sdpa(tiny_model):
         torch.testing.assert_close(ours[mask.bool()], theirs[mask.bool()], atol=1e-5, rtol=1e-4)
 
 
-def test_decode_steps_group_query_heads_and_match_sdpa(tiny_model, monkeypatch):
-    """One-token steps of the grouped-query model (4 heads, 2 kv heads) run the grouped kernel
-    call and give sdpa's next-token scores, left padding included."""
+def test_decode_steps_match_sdpa(tiny_model):
+    """Generation with the grouped-query model (4 heads, 2 kv heads), left padding included:
+    every step's scores equal sdpa's (decode steps go through transformers' own sdpa)."""
     from transformers import AutoModelForCausalLM
 
-    import train.attention
-
-    grouped = []
-    original = train.attention.grouped_decode_attention
-    monkeypatch.setattr(train.attention, "grouped_decode_attention",
-                        lambda *a: grouped.append(a[0].shape) or original(*a))
     ids = torch.tensor([[5, 9, 14, 2, 7, 11], [0, 0, 8, 3, 6, 12], [0, 0, 0, 0, 4, 9]])
     mask = (ids != 0).long()
     scores = {}
@@ -110,6 +104,4 @@ def test_decode_steps_group_query_heads_and_match_sdpa(tiny_model, monkeypatch):
                              do_sample=False, pad_token_id=0, eos_token_id=None,
                              return_dict_in_generate=True, output_scores=True)
         scores[attention] = torch.stack(out.scores)
-    assert len(grouped) == 2 * 4   # 2 layers x the 4 steps after the prompt
-    assert grouped[0] == (3, 4, 1, model.config.hidden_size // 4)
     torch.testing.assert_close(scores[ATTENTION], scores["sdpa"], atol=1e-5, rtol=1e-4)

@@ -133,6 +133,10 @@ class _ScoreSpy:
     def __init__(self, model):
         self.model, self.first_logits = model, {}
 
+    @property
+    def config(self):
+        return self.model.config
+
     def __call__(self, **kwargs):
         return self.model(**kwargs)
 
@@ -175,6 +179,9 @@ def test_shared_prefixes_give_the_unshared_answers(tiny, monkeypatch):
                                   max_new_tokens=6, groups=keys)
         # one packed prefill per batch, in each of the tiny model's 2 layers
         assert len(trees) == 2 * (2 if batch_size == 5 else 4) and trees[-1].shared > 0
+        # computed tokens: each batch's packed row, plus each prompt's last token
+        packed = sum(tree.ids.shape[1] for tree in trees[::2])
+        assert sum(a.computed_prompt_tokens for a in shared) == pytest.approx(packed + 7)
         trees.clear()
         assert [(a.text, a.new_tokens, a.prompt_tokens) for a in shared] == \
                [(a.text, a.new_tokens, a.prompt_tokens) for a in plain]
@@ -222,7 +229,6 @@ def test_prompts_pack_into_a_tree_of_shared_prefixes():
     assert tree.positions.tolist() == [[0, 1, 2, 3, 4, 5, 3, 4]]
     assert tree.cache_index.tolist() == [[0, 1, 2, 3, 4, 5], [0, 0, 1, 2, 3, 4],
                                          [0, 0, 1, 2, 6, 7]]
-    assert tree.cache_mask.tolist() == [[1] * 6, [0] + [1] * 5, [0] + [1] * 5]
     # per group: its prefix [start, mid), then its prompts' own tokens [mid, end), whose mask
     # columns are the 3 shared tokens and the group's tokens
     (*a_spans, a_mask), (*b_spans, b_mask) = tree.blocks
@@ -232,3 +238,10 @@ def test_prompts_pack_into_a_tree_of_shared_prefixes():
     tree = pack_prompts([[7, 8, 1, 2], [7, 8, 3, 4]], [(2, [0, 1])])
     assert tree.ids.tolist() == [[7, 8, 1, 3]] and tree.blocks[0][:3] == (2, 2, 4)
     assert tree.blocks[0][3].int().tolist() == [[1, 1, 1, 0], [1, 1, 0, 1]]
+
+
+def test_shared_prefixes_refuse_a_model_without_the_tree_attention(tiny_model, tiny):
+    _, tokenizer = tiny
+    plain = load_model(tiny_model, attn="sdpa")
+    with pytest.raises(ValueError, match="attn_implementation='packed_sdpa'"):
+        generate_answers(plain, tokenizer, _prompts(tokenizer)[:2], 2, 4, groups=["a", "a"])

@@ -56,8 +56,6 @@ def packed_causal_attention(module, query: torch.Tensor, key: torch.Tensor, valu
     """
     if prompt_tree is not None:
         return tree_attention(query, key, value, prompt_tree, scaling), None
-    if _one_query_per_kv_group(query, key, attention_mask, dropout):
-        return grouped_decode_attention(query, key, value, attention_mask, scaling), None
     if attention_mask is not None or key.shape[2] != query.shape[2]:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, position_ids=position_ids, **kwargs)
@@ -75,38 +73,6 @@ def packed_causal_attention(module, query: torch.Tensor, key: torch.Tensor, valu
         rows.append(torch.cat(pieces, dim=2) if len(pieces) > 1 else pieces[0])
     out = torch.cat(rows, dim=0) if len(rows) > 1 else rows[0]
     return out.transpose(1, 2).contiguous(), None
-
-
-def _one_query_per_kv_group(query: torch.Tensor, key: torch.Tensor,
-                            attention_mask: torch.Tensor | None, dropout: float) -> bool:
-    """A decode step (one query token) of a grouped-query model, with a mask shared by all
-    heads: the case `grouped_decode_attention` computes."""
-    heads, kv_heads = query.shape[1], key.shape[1]
-    return (query.shape[2] == 1 and heads != kv_heads and heads % kv_heads == 0
-            and not dropout and (attention_mask is None or attention_mask.shape[1] == 1))
-
-
-def grouped_decode_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                             attention_mask: torch.Tensor | None, scaling: float | None
-                             ) -> torch.Tensor:
-    """One decode step of grouped-query attention, (batch, heads, 1, head dim) queries, output
-    (batch, 1, heads, head dim): the query heads that share a key/value head are passed to the
-    kernel as that head's query positions, so it runs batch x kv heads problems of G queries
-    instead of batch x heads problems of one query.
-
-    Why: torch's CPU flash kernel costs about the same per (row, head) problem whatever its size;
-    for one query token that fixed cost is the whole cost. SmolLM2 (9 heads, 3 kv heads), bf16,
-    2 threads, one layer's decode attention over 280 cached tokens: 48 rows 6.4 -> 1.4 ms, 24 rows
-    3.1 -> 0.5 ms. Each query row is still computed alone over the same keys, as with `sdpa`
-    (tests compare them); the (batch, 1, 1, keys) mask broadcasts over the G positions.
-    """
-    batch, heads, _, dim = query.shape
-    kv_heads = key.shape[1]
-    grouped = query.reshape(batch, kv_heads, heads // kv_heads, dim)
-    mask = attention_mask[..., :key.shape[2]] if attention_mask is not None else None
-    out = torch.nn.functional.scaled_dot_product_attention(grouped, key, value, attn_mask=mask,
-                                                           scale=scaling)
-    return out.reshape(batch, heads, 1, dim).transpose(1, 2).contiguous()
 
 
 def packed_mask(*, q_length: int, kv_length: int, attention_mask: torch.Tensor | None = None,

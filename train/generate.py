@@ -14,9 +14,8 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
   question's own tokens, in one forward pass with no padding; prefill is most of the cost
   (~240 prompt tokens against ~16 new ones) and XQuAD asks ~5 questions per paragraph. The
   rows' left-padded KV cache is gathered from it, with room reserved for the answer
-  (`train.kv_cache`: no re-copy of the cache per step), and decode steps run the query heads
-  of a key/value head as one kernel problem (`train.attention`). 150 XQuAD questions: 19,183
-  prompt tokens through the model instead of 27,033 (padding and repeated prefixes);
+  (`train.kv_cache`: no re-copy of the cache per step). 150 XQuAD questions: 19,210 prompt
+  tokens through the model instead of 27,033 (padding and repeated prefixes);
 - generation runs on `threads` torch threads (`eval.threads`; null: one per core). Every op is
   an OpenMP parallel region ending in a barrier; when the cores are shared with other processes, the
   second thread is often descheduled and each barrier waits a scheduler time slice (~5 ms).
@@ -46,8 +45,9 @@ class Answer:
     text: str
     prompt_tokens: int     # prompt length without padding
     new_tokens: int        # generated tokens, the stop token included
-    # prompt tokens the model computed for this answer: the whole prompt, or with a shared prefix
-    # its own suffix plus its share of the prefix (prefix length / rows sharing it); fractional
+    # prompt tokens the model computed for this answer: the whole prompt, or with shared
+    # prefixes its own tokens plus its share of each prefix it shares (the passage's among its
+    # group's rows, the batch-wide prefix among the batch's rows); fractional
     computed_prompt_tokens: float = 0.0
 
 
@@ -234,6 +234,13 @@ def _generate_shared(model, tokenizer, prompts: list[list[int]], groups: list, b
     cache is gathered from it, and generate() continues from that cache, computing each row's
     last prompt token as its first step. Each row attends to exactly its own prompt.
     """
+    attention = model.config._attn_implementation
+    if attention != ATTENTION:
+        # any other attention would read the packed row as one causal sequence: every prompt
+        # would see its siblings, silently
+        raise ValueError(f"prompts with shared prefixes need a model loaded with "
+                         f"attn_implementation={ATTENTION!r} (train.generate.load_model's "
+                         f"default), not {attention!r}")
     config = _config(max_new_tokens, stops, pad)
     stop_set = set(stops)
     answers: list[Answer | None] = [None] * len(prompts)
@@ -242,10 +249,10 @@ def _generate_shared(model, tokenizer, prompts: list[list[int]], groups: list, b
         owner = [(prefix, len(rows), i) for prefix, rows in batch for i in rows]
         width = tree.cache_index.shape[1]
         ids, mask = _left_padded([prompts[i] for _, _, i in owner], width + 1, pad)
-        cache = ({"past_key_values": prefill_cache(model, tree, max_new_tokens + 1)}
-                 if tree.ids.shape[1] else {})
+        cached = ({"past_key_values": prefill_cache(model, tree, max_new_tokens)}
+                  if tree.ids.shape[1] else {})
         out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
-                             **cache)
+                             **cached)
         for r, (prefix, members, i) in enumerate(owner):
             # own tokens, a share of the group's prefix, a share of the batch-wide prefix
             computed = (len(prompts[i]) - prefix + (prefix - tree.shared) / members

@@ -6,8 +6,8 @@ too (~200 tokens). Run as a left-padded batch, each row computes its whole promp
 Packed as a tree, one row holds the batch-wide prefix once, then for each passage group the rest
 of its prefix once followed by each question's own tokens; a token attends to its ancestors
 (the prefixes it extends) and causally within its own segment, never to a sibling. The linear
-layers see one (1 x N) input with no padding and nothing computed twice; attention runs one
-masked block per group (`train.attention`), not one N x N matrix.
+layers see one (1 x N) input with no padding and nothing computed twice; attention
+(`tree_attention`) runs a few SDPA calls per group, not one N x N matrix.
 
 Each row's last prompt token is left out: generation starts from it, so generate() computes it
 with the first decode step, from a left-padded batch KV cache gathered from the packed one
@@ -34,7 +34,8 @@ class PromptTree:
         causally to [0, shared) + itself; its prompts' tokens [mid, end) attend to keys
         [0, shared) + [start, end) where the bool mask (end - mid, shared + end - start) is True.
     cache_index: (rows, width) packed position of each of a row's prompt tokens but the last,
-        right-aligned (left padding); cache_mask: (rows, width) 1 on those tokens, 0 on padding.
+        right-aligned (left padding; padding slots point at position 0 and are masked by the
+        caller's attention mask).
     """
 
     ids: torch.Tensor
@@ -42,7 +43,6 @@ class PromptTree:
     shared: int
     blocks: list[tuple[int, int, int, torch.Tensor]]
     cache_index: torch.Tensor
-    cache_mask: torch.Tensor
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -98,15 +98,12 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
             blocks.append((start, mid, len(ids), _prompts_mask(segments, shared)))
     width = max(len(prompts[i]) - 1 for i in rows)
     cache_index = torch.zeros((len(rows), width), dtype=torch.long)
-    cache_mask = torch.zeros((len(rows), width), dtype=torch.long)
     for r, i in enumerate(rows):
         tokens = row_tokens[i]
         if tokens:
             cache_index[r, width - len(tokens):] = torch.tensor(tokens)
-            cache_mask[r, width - len(tokens):] = 1
     return PromptTree(torch.tensor([ids], dtype=torch.long),
-                      torch.tensor([positions], dtype=torch.long), shared, blocks,
-                      cache_index, cache_mask)
+                      torch.tensor([positions], dtype=torch.long), shared, blocks, cache_index)
 
 
 def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -146,7 +143,8 @@ def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
 
 def prefill_cache(model, tree: PromptTree, reserve: int) -> ReservedCache:
     """Run the packed prefill through `model` (loaded with `train.attention.ATTENTION`) and
-    return the rows' left-padded batch KV cache, with room for `reserve` generated tokens."""
+    return the rows' left-padded batch KV cache, with room for `reserve` more tokens (each row's
+    last prompt token and its answer but the final token)."""
 
     packed = DynamicCache()
     model(input_ids=tree.ids, position_ids=tree.positions, past_key_values=packed,
