@@ -49,19 +49,8 @@ from train.head_loss import labelled_head_loss  # noqa: E402
 from train.loop import lora_model  # noqa: E402
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
-    """Best dense matmul rate over `repeats` runs of an n x n by n x n product (GFLOP/s)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    torch.mm(a, b)   # warm-up: thread pool, caches
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
-
-
 def _best_seconds(fn, repeats: int = 3) -> float:
+    """Shortest of `repeats` timed calls of `fn`, after one untimed warm-up call (seconds)."""
     fn()
     best = float("inf")
     for _ in range(repeats):
@@ -69,6 +58,12 @@ def _best_seconds(fn, repeats: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - t)
     return best
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Best dense matmul rate over `repeats` runs of an n x n by n x n product (GFLOP/s)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    return 2 * n**3 / _best_seconds(lambda: torch.mm(a, b), repeats) / 1e9
 
 
 def matmul_only_seconds(model, tokens: int, head_tokens: int, rank: int,
