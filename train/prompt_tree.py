@@ -149,10 +149,8 @@ def prefill_cache(model, tree: PromptTree, reserve: int) -> ReservedCache:
     packed = DynamicCache()
     model(input_ids=tree.ids, position_ids=tree.positions, past_key_values=packed,
           use_cache=True, logits_to_keep=1, prompt_tree=tree)
-    rows = []
-    for layer in packed.layers:
-        # (1, kv heads, N, head dim) -> (rows, kv heads, width, head dim)
-        keys = layer.keys[0][:, tree.cache_index].transpose(0, 1).contiguous()
-        values = layer.values[0][:, tree.cache_index].transpose(0, 1).contiguous()
-        rows.append((keys, values))
+    # (1, kv heads, N, head dim) -> (rows, kv heads, width, head dim): views of the gathered
+    # tensors; ReservedCache copies them into its own buffers once
+    rows = [(layer.keys[0][:, tree.cache_index].transpose(0, 1),
+             layer.values[0][:, tree.cache_index].transpose(0, 1)) for layer in packed.layers]
     return ReservedCache(rows, reserve)
