@@ -83,7 +83,8 @@ def score_model(model, tokenizer, rows: list[dict], eval_cfg: DictConfig, seed: 
                 stops: list[int] | None = None) -> tuple[dict, list[dict]]:
     """Ask `model` every question; SQuAD scores (0-100, with intervals) and per-question rows."""
     prompts = [chat_prompt_ids(tokenizer, question_prompt(r, eval_cfg.mode)) for r in rows]
-    # open book: the questions on one passage share its prompt prefix (computed once per batch)
+    # open book: the questions on one passage share its prompt prefix, and all prompts share
+    # the instruction before it: each computed once per batch (train.prompt_tree)
     groups = [r["context"] for r in rows] if eval_cfg.mode == "open_book" else None
     answers = generate_answers(model, tokenizer, prompts, batch_size=int(eval_cfg.batch_size),
                                max_new_tokens=int(eval_cfg.max_new_tokens), stops=stops,
@@ -149,7 +150,8 @@ def main(cfg: DictConfig) -> dict:
             checkpoints=scored,
             inference_flops=sum(c["inference_flops"] for c in scored),
             flops_formula="2 * matmul_params * (computed prompt + generated tokens), per "
-                          "checkpoint; a shared passage prefix counts once per batch")
+                          "checkpoint; a prefix shared within a batch (the instruction, a "
+                          "passage) counts once")
     return stage.metrics
 
 

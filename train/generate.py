@@ -188,7 +188,7 @@ def _shared_batches(prompts: list[list[int]], groups: list, batch_size: int
     A group's prefix is the token prefix all its prompts share, less at least one token per
     prompt (generation needs a last prompt token to start from). A group larger than a batch is
     cut into chunks that each compute the prefix. Chunks are sorted by prefix length so that a
-    batch pads little.
+    batch's rows have similar prompt lengths: the decode cache is left-padded to the longest.
     """
     by_key: dict = {}
     for i, key in enumerate(groups):
