@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -22,9 +21,11 @@ import torch
 from omegaconf import open_dict
 
 from pipeline.config import PROJECT_ROOT, compose
+from pipeline.energy import process_cpu_time_s
 from pipeline.evalset import load_eval_set
 from pipeline.evaluate import score_model
 from train.generate import for_generation, load_model, stop_token_ids
+from train.workers import resolve
 
 
 def base_model_dir(cfg) -> Path:
@@ -50,11 +51,6 @@ def base_model_dir(cfg) -> Path:
     return cache
 
 
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=None,
@@ -62,6 +58,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
     parser.add_argument("--dtype", default=None, help="default: eval.dtype")
     parser.add_argument("--threads", type=int, default=None, help="default: eval.threads")
+    parser.add_argument("--workers", type=int, default=None, help="default: eval.workers")
     parser.add_argument("--adapter", default=None,
                         help="LoRA checkpoint to merge in, e.g. data/models/curated/ckpt-100")
     args = parser.parse_args()
@@ -74,6 +71,8 @@ def main() -> None:
             cfg.eval.dtype = args.dtype
         if args.threads:
             cfg.eval.threads = args.threads
+        if args.workers:
+            cfg.eval.workers = args.workers
     from transformers import AutoTokenizer
 
     model_dir = base_model_dir(cfg)
@@ -82,11 +81,14 @@ def main() -> None:
     model = load_model(model_dir, dtype=cfg.model.dtype)
     stops = stop_token_ids(tokenizer)
     model = for_generation(model, args.adapter, cfg.eval.dtype)  # what the stage generates with
-    cpu_start, start = _cpu_s(), time.perf_counter()
+    cpu_start, start = process_cpu_time_s(), time.perf_counter()
     result, _ = score_model(model, tokenizer, rows, cfg.eval, cfg.seed, stops)
-    seconds, cpu_s = time.perf_counter() - start, _cpu_s() - cpu_start
-    threads = cfg.eval.threads or torch.get_num_threads()  # what generate_answers ran on
-    print(f"model {model_dir} + adapter {args.adapter} ({cfg.eval.dtype}), {threads} threads, "
+    seconds, cpu_s = time.perf_counter() - start, process_cpu_time_s() - cpu_start
+    # what generate_answers ran on (fewer workers only where there are fewer batches)
+    workers, threads = resolve(cfg.eval.workers, cfg.eval.threads)
+    threads = threads or torch.get_num_threads()
+    print(f"model {model_dir} + adapter {args.adapter} ({cfg.eval.dtype}), "
+          f"{workers} worker(s) x {threads} thread(s), "
           f"eval={cfg.eval.name} mode={cfg.eval.mode} batch_size={cfg.eval.batch_size} "
           f"max_new_tokens={cfg.eval.max_new_tokens}")
     print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']} "
@@ -95,8 +97,10 @@ def main() -> None:
     print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"questions/s: {len(rows) / seconds:.2f}  ({seconds:.1f} s wall)")
     # on a shared machine wall time counts other people's work; CPU time per question does not
-    print(f"CPU s/question: {cpu_s / len(rows):.2f}  -> questions/s with {threads} free cores: "
-          f"{threads * len(rows) / cpu_s:.2f} (estimate: assumes full use of every thread)")
+    cores = workers * threads
+    print(f"CPU s/question (workers included): {cpu_s / len(rows):.2f}  -> questions/s with "
+          f"{cores} free cores: {cores * len(rows) / cpu_s:.2f} (estimate: assumes full use of "
+          f"every thread)")
     print(f"F1 {result['f1']:.1f} {result['f1_ci95']}  "
           f"EM {result['em']:.1f} {result['em_ci95']}")
 

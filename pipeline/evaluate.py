@@ -88,7 +88,8 @@ def score_model(model, tokenizer, rows: list[dict], eval_cfg: DictConfig, seed: 
     groups = [r["context"] for r in rows] if eval_cfg.mode == "open_book" else None
     answers = generate_answers(model, tokenizer, prompts, batch_size=int(eval_cfg.batch_size),
                                max_new_tokens=int(eval_cfg.max_new_tokens), stops=stops,
-                               threads=eval_cfg.threads, groups=groups)
+                               threads=eval_cfg.threads, groups=groups,
+                               workers=eval_cfg.workers)
     result = score([a.text for a in answers], [r["answers"] for r in rows],
                    bootstrap_samples=int(eval_cfg.bootstrap_samples), seed=seed)
     predictions = [{"id": r["id"], "question": r["question"], "prediction": a.text,

@@ -245,3 +245,16 @@ def test_shared_prefixes_refuse_a_model_without_the_tree_attention(tiny_model, t
     plain = load_model(tiny_model, attn="sdpa")
     with pytest.raises(ValueError, match="attn_implementation='packed_sdpa'"):
         generate_answers(plain, tokenizer, _prompts(tokenizer)[:2], 2, 4, groups=["a", "a"])
+
+
+def test_two_workers_give_the_one_worker_answers(tiny):
+    model, tokenizer = tiny
+    prompts = _prompts(tokenizer) * 2
+    # plain batches, and packed trees (two passages' groups)
+    for groups in (None, ["a", "b", "a", "b", "a", "b", "a", "b"]):
+        alone = generate_answers(model, tokenizer, prompts, batch_size=2, max_new_tokens=6,
+                                 threads=1, groups=groups, workers=1)
+        shared = generate_answers(model, tokenizer, prompts, batch_size=2, max_new_tokens=6,
+                                  threads=1, groups=groups, workers=2)
+        assert shared == alone   # text, token counts, computed tokens, in the order given
+        assert any(a.text for a in alone)

@@ -12,28 +12,33 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
 - a batch's prompts are prefilled as one packed tree (`train.prompt_tree`): the prefix common
   to every prompt (chat header, system prompt, instruction) once, each passage once, each
   question's own tokens, in one forward pass with no padding; prefill is most of the cost
-  (~240 prompt tokens against ~16 new ones) and XQuAD asks ~5 questions per paragraph. The
-  rows' left-padded KV cache is gathered from it, with room reserved for the answer
-  (`train.kv_cache`: no re-copy of the cache per step). 150 XQuAD questions: 19,210 prompt
-  tokens through the model instead of 27,033 (padding and repeated prefixes);
-- generation runs on `threads` torch threads (`eval.threads`; null: one per core). Every op is
-  an OpenMP parallel region ending in a barrier; when the cores are shared with other processes, the
-  second thread is often descheduled and each barrier waits a scheduler time slice (~5 ms).
-  A decode step is ~600 tiny ops, so with 2 threads on 2 busy cores an M=16 bf16 matmul took
-  5.5 ms of CPU instead of 0.13 ms, and the XQuAD benchmark ran at 0.63 instead of 1.53 q/s.
+  (~240 prompt tokens against ~16 new ones) and XQuAD asks ~5 questions per paragraph (the
+  150-question sample: 90 passages). The rows' left-padded KV cache is gathered from it, with
+  room reserved for the answer (`train.kv_cache`: no re-copy of the cache per step). 150 XQuAD
+  questions in batches of 24: 19,333 prompt tokens through the model instead of 27,033 in
+  padded batches of 48 (padding and repeated prefixes);
+- batches are shared out among forked worker processes (`train.workers`; `eval.workers`, null:
+  one per core), each on `threads` torch threads (`eval.threads`; null: the cores split among
+  the workers); the workers take the costliest batch left first. Every op is an OpenMP parallel
+  region ending in a barrier and a decode step is ~600 small ops: on this 2-core machine two
+  one-thread workers ran the benchmark at 9.5-10.5 questions/s where one two-thread process ran
+  8.6-9.2 (same runs, alternating). On cores shared with other busy processes the barriers are
+  worse still: the second thread is often descheduled and each barrier waits a scheduler time
+  slice (~5 ms); with 2 threads on 2 busy cores an M=16 bf16 matmul took 5.5 ms of CPU instead
+  of 0.13 ms.
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from train.attention import ATTENTION
-from train.prompt_tree import common_prefix, pack_prompts, prefill_cache
+from train.prompt_tree import PromptTree, common_prefix, pack_prompts, prefill_cache
+from train.workers import resolve, run_jobs
 
 _END_OF_TURN = "<|im_end|>"
 
@@ -117,37 +122,39 @@ def _first_line(tokenizer, ids: list[int]) -> str:
     return tokenizer.decode(ids, skip_special_tokens=True).split("\n", 1)[0].strip()
 
 
-@contextmanager
-def torch_threads(threads: int | None):
-    """Run the block on `threads` intra-op torch threads (None: leave torch's setting alone)."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int,
                      max_new_tokens: int, stops: list[int] | None = None,
-                     threads: int | None = None, groups: list | None = None) -> list[Answer]:
+                     threads: int | None = None, groups: list | None = None,
+                     workers: int | None = 1) -> list[Answer]:
     """Greedy answers to token-id prompts, in the order given.
 
     Prompts are grouped by length into batches of `batch_size`, left-padded, and generated with
-    the KV cache until every row has hit a stop token or `max_new_tokens`, on `threads` torch
-    threads (None: torch's current setting). With `groups` (one hashable key per prompt, e.g.
-    the passage), prompts with the same key share the cache of their common token prefix.
+    the KV cache until every row has hit a stop token or `max_new_tokens`. With `groups` (one
+    hashable key per prompt, e.g. the passage), prompts with the same key share the cache of
+    their common token prefix. Batches are shared out among `workers` processes
+    (`train.workers`; None: one per usable core where the platform can fork, else 1), each on
+    `threads` torch threads (None: the cores split evenly among the workers, or with one worker,
+    torch's current setting).
     """
     stops = stop_token_ids(tokenizer) if stops is None else stops
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
-    with torch_threads(threads), torch.inference_mode():
-        if groups is None:
-            return _generate(model, tokenizer, prompts, batch_size, max_new_tokens, stops, pad)
-        if len(groups) != len(prompts):
-            raise ValueError(f"{len(groups)} group keys for {len(prompts)} prompts")
-        return _generate_shared(model, tokenizer, prompts, groups, batch_size, max_new_tokens,
-                                stops, pad)
+    if groups is not None and len(groups) != len(prompts):
+        raise ValueError(f"{len(groups)} group keys for {len(prompts)} prompts")
+    if groups is None:
+        jobs = _plain_batches(prompts, batch_size)
+        run = _PlainBatch(model, tokenizer, prompts, max_new_tokens, stops, pad)
+    else:
+        _require_tree_attention(model)
+        jobs = [pack_prompts(prompts, batch) for batch in
+                _shared_batches(prompts, groups, batch_size)]
+        run = _SharedBatch(model, tokenizer, prompts, max_new_tokens, stops, pad)
+    workers, threads = resolve(workers, threads, len(jobs))
+    costs = [run.cost(job) for job in jobs]
+    answers: list[Answer | None] = [None] * len(prompts)
+    for done in run_jobs(run, jobs, costs, workers, threads):
+        for i, answer in done:
+            answers[i] = answer
+    return answers
 
 
 def _config(max_new_tokens: int, stops: list[int], pad: int):
@@ -164,21 +171,44 @@ def _answer(tokenizer, new: list[int], stop_set: set[int], prompt_tokens: int,
     return Answer(_first_line(tokenizer, new), prompt_tokens, len(new), computed)
 
 
-def _generate(model, tokenizer, prompts: list[list[int]], batch_size: int,
-              max_new_tokens: int, stops: list[int], pad: int) -> list[Answer]:
-    config = _config(max_new_tokens, stops, pad)
-    stop_set = set(stops)
+def _cost(prefill_tokens: int, scores: int, rows: int, width: int, new_tokens: int) -> float:
+    return prefill_tokens + scores / 2700 + rows * width * new_tokens / 70
+
+
+def _plain_batches(prompts: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Prompt indices per batch, sorted by prompt length so that a batch pads little."""
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    answers: list[Answer | None] = [None] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        width = max(len(prompts[i]) for i in rows)
-        ids, mask = _left_padded([prompts[i] for i in rows], width, pad)
-        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+class _PlainBatch:
+    """Generates one batch of prompt indices as a left-padded batch: (index, Answer) pairs."""
+
+    def __init__(self, model, tokenizer, prompts, max_new_tokens, stops, pad):
+        self.model, self.tokenizer, self.prompts = model, tokenizer, prompts
+        self.config, self.stop_set, self.pad = _config(max_new_tokens, stops, pad), set(stops), pad
+
+    def cost(self, batch: list[int]) -> float:
+        """Estimated time of the batch, in prefill tokens (the workers take the costliest
+        first). A least-squares fit to 12 batches of the XQuAD benchmark here (one thread,
+        within +-12%): each prefill token 1, attention's scores 1/2700 per query x key pair,
+        and a decode step ~1/70 per cached token of each row."""
+        width = max(len(self.prompts[i]) for i in batch)
+        return _cost(len(batch) * width, len(batch) * width ** 2, len(batch), width,
+                     self.config.max_new_tokens)
+
+    def __call__(self, rows: list[int]) -> list[tuple[int, Answer]]:
+        width = max(len(self.prompts[i]) for i in rows)
+        ids, mask = _left_padded([self.prompts[i] for i in rows], width, self.pad)
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=ids, attention_mask=mask,
+                                      generation_config=self.config)
+        done = []
         for r, i in enumerate(rows):
-            n = len(prompts[i])
-            answers[i] = _answer(tokenizer, out[r, width:].tolist(), stop_set, n, float(n))
-    return answers
+            n = len(self.prompts[i])
+            done.append((i, _answer(self.tokenizer, out[r, width:].tolist(), self.stop_set, n,
+                                    float(n))))
+        return done
 
 
 def _shared_batches(prompts: list[list[int]], groups: list, batch_size: int
@@ -225,15 +255,42 @@ def _left_padded(rows: list[list[int]], width: int, pad: int) -> tuple[torch.Ten
     return ids, mask
 
 
-def _generate_shared(model, tokenizer, prompts: list[list[int]], groups: list, batch_size: int,
-                     max_new_tokens: int, stops: list[int], pad: int) -> list[Answer]:
-    """`_generate`, with each batch's prompts prefilled as one packed tree (`train.prompt_tree`).
+class _SharedBatch(_PlainBatch):
+    """Generates one batch packed as a prompt tree (`train.prompt_tree`): (index, Answer) pairs.
 
-    Per batch: the prefix common to every prompt once, each group's prefix once, each prompt's
-    own tokens but the last, all in one forward pass without padding; the rows' left-padded KV
-    cache is gathered from it, and generate() continues from that cache, computing each row's
-    last prompt token as its first step. Each row attends to exactly its own prompt.
+    The prefix common to every prompt once, each group's prefix once, each prompt's own tokens
+    but the last, all in one forward pass without padding; the rows' left-padded KV cache is
+    gathered from it, and generate() continues from that cache, computing each row's last
+    prompt token as its first step. Each row attends to exactly its own prompt.
     """
+
+    def cost(self, tree: PromptTree) -> float:
+        rows, width = tree.cache_index.shape
+        # tree_attention's causal calls dominate its scores: group prefix after the shared one
+        squares = sum((tree.shared + mid - start) ** 2 for start, mid, _, _ in tree.blocks)
+        return _cost(tree.ids.shape[1], squares, rows, width + 1, self.config.max_new_tokens)
+
+    def __call__(self, tree: PromptTree) -> list[tuple[int, Answer]]:
+        owner = [(prefix, len(rows), i) for prefix, rows in tree.chunks for i in rows]
+        width = tree.cache_index.shape[1]
+        ids, mask = _left_padded([self.prompts[i] for _, _, i in owner], width + 1, self.pad)
+        with torch.inference_mode():
+            cached = ({"past_key_values": prefill_cache(self.model, tree,
+                                                        self.config.max_new_tokens)}
+                      if tree.ids.shape[1] else {})
+            out = self.model.generate(input_ids=ids, attention_mask=mask,
+                                      generation_config=self.config, **cached)
+        done = []
+        for r, (prefix, members, i) in enumerate(owner):
+            # own tokens, a share of the group's prefix, a share of the batch-wide prefix
+            computed = (len(self.prompts[i]) - prefix + (prefix - tree.shared) / members
+                        + tree.shared / len(owner))
+            done.append((i, _answer(self.tokenizer, out[r, width + 1:].tolist(), self.stop_set,
+                                    len(self.prompts[i]), computed)))
+        return done
+
+
+def _require_tree_attention(model) -> None:
     attention = model.config._attn_implementation
     if attention != ATTENTION:
         # any other attention would read the packed row as one causal sequence: every prompt
@@ -241,22 +298,3 @@ def _generate_shared(model, tokenizer, prompts: list[list[int]], groups: list, b
         raise ValueError(f"prompts with shared prefixes need a model loaded with "
                          f"attn_implementation={ATTENTION!r} (train.generate.load_model's "
                          f"default), not {attention!r}")
-    config = _config(max_new_tokens, stops, pad)
-    stop_set = set(stops)
-    answers: list[Answer | None] = [None] * len(prompts)
-    for batch in _shared_batches(prompts, groups, batch_size):
-        tree = pack_prompts(prompts, batch)
-        owner = [(prefix, len(rows), i) for prefix, rows in batch for i in rows]
-        width = tree.cache_index.shape[1]
-        ids, mask = _left_padded([prompts[i] for _, _, i in owner], width + 1, pad)
-        cached = ({"past_key_values": prefill_cache(model, tree, max_new_tokens)}
-                  if tree.ids.shape[1] else {})
-        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
-                             **cached)
-        for r, (prefix, members, i) in enumerate(owner):
-            # own tokens, a share of the group's prefix, a share of the batch-wide prefix
-            computed = (len(prompts[i]) - prefix + (prefix - tree.shared) / members
-                        + tree.shared / len(owner))
-            answers[i] = _answer(tokenizer, out[r, width + 1:].tolist(), stop_set,
-                                 len(prompts[i]), computed)
-    return answers

@@ -36,6 +36,8 @@ class PromptTree:
     cache_index: (rows, width) packed position of each of a row's prompt tokens but the last,
         right-aligned (left padding; padding slots point at position 0 and are masked by the
         caller's attention mask).
+    chunks: the (group prefix length, prompt indices) packed, in order: the rows of
+        `cache_index` are their prompts.
     """
 
     ids: torch.Tensor
@@ -43,6 +45,7 @@ class PromptTree:
     shared: int
     blocks: list[tuple[int, int, int, torch.Tensor]]
     cache_index: torch.Tensor
+    chunks: list[tuple[int, list[int]]]
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -103,7 +106,8 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
         if tokens:
             cache_index[r, width - len(tokens):] = torch.tensor(tokens)
     return PromptTree(torch.tensor([ids], dtype=torch.long),
-                      torch.tensor([positions], dtype=torch.long), shared, blocks, cache_index)
+                      torch.tensor([positions], dtype=torch.long), shared, blocks, cache_index,
+                      chunks)
 
 
 def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
