@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -247,14 +249,31 @@ def test_shared_prefixes_refuse_a_model_without_the_tree_attention(tiny_model, t
         generate_answers(plain, tokenizer, _prompts(tokenizer)[:2], 2, 4, groups=["a", "a"])
 
 
-def test_two_workers_give_the_one_worker_answers(tiny):
+def test_two_workers_give_the_one_worker_answers(tiny, monkeypatch):
+    import train.generate
+    from tests.test_workers import _after_a_child_started
+
     model, tokenizer = tiny
     prompts = _prompts(tokenizer) * 2
+    run_jobs = train.generate.run_jobs
+    pids = []
+
+    def forked_too(run, jobs, costs, workers, threads):
+        # a child surely runs a batch; each result carries the pid that produced it
+        done = run_jobs(_after_a_child_started(lambda job: (os.getpid(), run(job))), jobs,
+                        costs, workers, threads)
+        pids.extend(pid for pid, _ in done)
+        return [answers for _, answers in done]
+
     # plain batches, and packed trees (two passages' groups)
     for groups in (None, ["a", "b", "a", "b", "a", "b", "a", "b"]):
         alone = generate_answers(model, tokenizer, prompts, batch_size=2, max_new_tokens=6,
                                  threads=1, groups=groups, workers=1)
+        monkeypatch.setattr(train.generate, "run_jobs", forked_too)
         shared = generate_answers(model, tokenizer, prompts, batch_size=2, max_new_tokens=6,
                                   threads=1, groups=groups, workers=2)
+        monkeypatch.undo()
+        assert len(set(pids)) == 2 and os.getpid() in pids   # the parent and a child ran
+        pids.clear()
         assert shared == alone   # text, token counts, computed tokens, in the order given
         assert any(a.text for a in alone)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-import time
 
 import pytest
 import torch
@@ -12,16 +12,24 @@ import train.workers
 from train.workers import resolve, run_jobs
 
 
-def _pid_after(seconds: float):
-    def run(job):
-        time.sleep(seconds)
-        return job, os.getpid(), torch.get_num_threads()
-    return run
+def _after_a_child_started(run):
+    """`run`, except that the parent's first job waits until a forked child has begun one: each
+    process then surely runs a job, however the scheduler orders them."""
+    parent, started = os.getpid(), multiprocessing.get_context("fork").Event()
+
+    def wrapped(job):
+        if os.getpid() == parent:
+            assert started.wait(timeout=60), "no child took a job within 60 s"
+        else:
+            started.set()
+        return run(job)
+    return wrapped
 
 
 def test_jobs_run_once_each_in_two_processes_and_come_back_in_order():
     jobs = list(range(6))
-    results = run_jobs(_pid_after(0.2), jobs, costs=[1, 5, 2, 4, 3, 6], workers=2, threads=1)
+    run = _after_a_child_started(lambda job: (job, os.getpid(), torch.get_num_threads()))
+    results = run_jobs(run, jobs, costs=[1, 5, 2, 4, 3, 6], workers=2, threads=1)
     assert [job for job, _, _ in results] == jobs
     pids = {pid for _, pid, _ in results}
     assert os.getpid() in pids and len(pids) == 2   # the parent took jobs, and so did a child
@@ -39,22 +47,25 @@ def test_a_failing_child_raises_here_with_its_traceback():
     parent = os.getpid()
 
     def run(job):
-        time.sleep(0.2)
         if os.getpid() != parent:
             raise ValueError(f"boom in job {job}")
         return job
 
     with pytest.raises(RuntimeError, match="(?s)a generation worker failed.*ValueError: boom"):
-        run_jobs(run, [0, 1, 2, 3], costs=[1, 1, 1, 1], workers=2, threads=1)
+        run_jobs(_after_a_child_started(run), [0, 1, 2, 3], costs=[1, 1, 1, 1], workers=2,
+                 threads=1)
 
 
 def test_worker_and_thread_counts_follow_the_cores(monkeypatch):
     monkeypatch.setattr(train.workers, "usable_cores", lambda: 4)
     assert resolve(None, None) == (4, 1)
     assert resolve(None, None, jobs=3) == (3, 1)     # never more workers than jobs
-    assert resolve(2, None) == (2, 2)                # the cores split evenly
-    assert resolve(2, 3) == (2, 3)
+    assert resolve(2, None) == (2, 1)                # forked workers run one thread each
+    assert resolve(2, 1) == (2, 1)
+    with pytest.raises(ValueError, match="eval.threads=2 with 2 workers"):
+        resolve(2, 2)                                # a forked OpenMP child would hang
     assert resolve(1, None) == (1, None)             # one worker: torch's own setting
+    assert resolve(1, 3) == (1, 3)
     monkeypatch.setattr(train.workers, "can_fork", lambda: False)
     assert resolve(None, None) == (1, None)
     with pytest.raises(ValueError, match="'fork' start method"):

@@ -15,17 +15,15 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
   (~240 prompt tokens against ~16 new ones) and XQuAD asks ~5 questions per paragraph (the
   150-question sample: 90 passages). The rows' left-padded KV cache is gathered from it, with
   room reserved for the answer (`train.kv_cache`: no re-copy of the cache per step). 150 XQuAD
-  questions in batches of 24: 19,333 prompt tokens through the model instead of 27,033 in
-  padded batches of 48 (padding and repeated prefixes);
+  questions in batches of 24: 19,333 of their 37,284 prompt tokens computed, no padding;
 - batches are shared out among forked worker processes (`train.workers`; `eval.workers`, null:
-  one per core), each on `threads` torch threads (`eval.threads`; null: the cores split among
-  the workers); the workers take the costliest batch left first. Every op is an OpenMP parallel
-  region ending in a barrier and a decode step is ~600 small ops: on this 2-core machine two
-  one-thread workers ran the benchmark at 9.5-10.5 questions/s where one two-thread process ran
-  8.6-9.2 (same runs, alternating). On cores shared with other busy processes the barriers are
-  worse still: the second thread is often descheduled and each barrier waits a scheduler time
-  slice (~5 ms); with 2 threads on 2 busy cores an M=16 bf16 matmul took 5.5 ms of CPU instead
-  of 0.13 ms.
+  one per core), each on one torch thread; the workers take the costliest batch left first.
+  Every op is an OpenMP parallel region ending in a barrier and a decode step is ~600 small ops:
+  on this 2-core machine two one-thread workers ran the benchmark at 10.0 questions/s in the
+  median run where one two-thread process ran 8.8 (README, benchmark table). On cores shared
+  with other busy processes the barriers are worse still: the second thread is often
+  descheduled and each barrier waits a scheduler time slice (~5 ms); with 2 threads on 2 busy
+  cores an M=16 bf16 matmul took 5.5 ms of CPU instead of 0.13 ms.
 """
 
 from __future__ import annotations
@@ -133,8 +131,7 @@ def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int
     hashable key per prompt, e.g. the passage), prompts with the same key share the cache of
     their common token prefix. Batches are shared out among `workers` processes
     (`train.workers`; None: one per usable core where the platform can fork, else 1), each on
-    `threads` torch threads (None: the cores split evenly among the workers, or with one worker,
-    torch's current setting).
+    one torch thread; one worker runs on `threads` (None: torch's current setting).
     """
     stops = stop_token_ids(tokenizer) if stops is None else stops
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]

@@ -3,8 +3,8 @@
 Why processes rather than threads: a decode step of SmolLM2-135M is ~600 small ops, each an
 OpenMP parallel region that ends in a barrier, and attention splits 9 heads over the threads.
 Two processes on one thread each waste neither: on this 2-core machine, two single-thread runs
-of `benchmarks/evaluate.py` at the same time ran at 5.2 questions/s each (10.4 together), where
-one process on 2 threads ran at 8.5-9.
+of `benchmarks/evaluate.py` started together ran at 5.2 questions/s each (10.4 together), where
+one process on 2 threads ran at 8.8 in the median run (README, benchmark table).
 
 Why fork: a forked worker starts from the parent's loaded (and adapter-merged) model at once and
 shares its weights copy-on-write; a spawned one would load the model again. torch's DataLoader
@@ -49,14 +49,19 @@ def can_fork() -> bool:
 def resolve(workers: int | None, threads: int | None, jobs: int | None = None
             ) -> tuple[int, int | None]:
     """(workers, torch threads per worker) to run `jobs` jobs with. workers None: one per
-    usable core where the platform can fork, else 1; never more than `jobs`. threads None with
-    several workers: the usable cores split evenly among them; with one worker: None (torch's
-    own setting)."""
+    usable core where the platform can fork, else 1; never more than `jobs`. With several
+    workers each runs one thread (threads None or 1; more is a ValueError: GNU OpenMP, which
+    torch uses here, hangs in a forked child that starts more threads once the parent has run
+    with several); with one worker threads None keeps torch's own setting."""
     if workers is None:
         workers = usable_cores() if can_fork() else 1
     workers = max(1, int(workers) if jobs is None else min(int(workers), jobs))
-    if workers > 1 and threads is None:
-        threads = max(1, usable_cores() // workers)
+    if workers > 1:
+        if threads is not None and int(threads) != 1:
+            raise ValueError(f"eval.threads={threads} with {workers} workers: forked workers "
+                             f"run one thread each (a forked child that starts more OpenMP "
+                             f"threads hangs); set threads to 1 or null, or workers to 1")
+        threads = 1
     return workers, threads
 
 
