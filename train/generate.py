@@ -19,11 +19,11 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
 - batches are shared out among forked worker processes (`train.workers`; `eval.workers`, null:
   one per core), each on one torch thread; the workers take the costliest batch left first.
   Every op is an OpenMP parallel region ending in a barrier and a decode step is ~600 small ops:
-  on this 2-core machine two one-thread workers ran the benchmark at 10.0 questions/s in the
-  median run where one two-thread process ran 8.8 (README, benchmark table). On cores shared
-  with other busy processes the barriers are worse still: the second thread is often
-  descheduled and each barrier waits a scheduler time slice (~5 ms); with 2 threads on 2 busy
-  cores an M=16 bf16 matmul took 5.5 ms of CPU instead of 0.13 ms.
+  on this 2-core machine two one-thread workers beat one two-thread process in 6 of 8
+  alternating benchmark pairs (medians 9.7 and 8.8 questions/s; README, benchmark table). On
+  cores shared with other busy processes the barriers are worse still: the second thread is
+  often descheduled and each barrier waits a scheduler time slice (~5 ms); with 2 threads on 2
+  busy cores an M=16 bf16 matmul took 5.5 ms of CPU instead of 0.13 ms.
 """
 
 from __future__ import annotations
