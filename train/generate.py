@@ -169,6 +169,10 @@ def _answer(tokenizer, new: list[int], stop_set: set[int], prompt_tokens: int,
 
 
 def _cost(prefill_tokens: int, scores: int, rows: int, width: int, new_tokens: int) -> float:
+    """Estimated time of a batch, in prefill tokens (it only orders the workers' jobs): each
+    prefill token 1, attention's scores 1/2700 per query x key pair, and each decode step ~1/70
+    per cached token of each row; a least-squares fit to 12 batches of the XQuAD benchmark here
+    (one thread, within +-12%)."""
     return prefill_tokens + scores / 2700 + rows * width * new_tokens / 70
 
 
@@ -186,10 +190,7 @@ class _PlainBatch:
         self.config, self.stop_set, self.pad = _config(max_new_tokens, stops, pad), set(stops), pad
 
     def cost(self, batch: list[int]) -> float:
-        """Estimated time of the batch, in prefill tokens (the workers take the costliest
-        first). A least-squares fit to 12 batches of the XQuAD benchmark here (one thread,
-        within +-12%): each prefill token 1, attention's scores 1/2700 per query x key pair,
-        and a decode step ~1/70 per cached token of each row."""
+        """`_cost` of the padded batch (the workers take the costliest first)."""
         width = max(len(self.prompts[i]) for i in batch)
         return _cost(len(batch) * width, len(batch) * width ** 2, len(batch), width,
                      self.config.max_new_tokens)

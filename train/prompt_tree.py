@@ -117,9 +117,11 @@ def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
 
     Per group, two SDPA calls: the group's prefix, causal over the shared prefix and itself
     (the shared prefix's queries ride along so that torch's top-left causal mask lines up,
-    and their outputs are dropped): no mask, so the kernel skips the blocks above the diagonal;
-    then the prompts' own tokens with an explicit mask. One mask over the whole group computed
-    the prefix x prompts block (nothing but masked scores) too: ~40% more attention work here.
+    and their outputs are dropped), with no mask; then the prompts' own tokens with an explicit
+    mask. One mask over the whole group computed the prefix x prompts block (nothing but masked
+    scores) too: ~40% more attention work here. The causal call does not halve the work at
+    these lengths: torch's CPU flash kernel skips key blocks above the diagonal only past 512
+    keys (at 241 keys, bf16, 2 threads: causal 0.99 ms, full 0.98 ms).
     """
     sdpa = torch.nn.functional.scaled_dot_product_attention
     gqa = query.shape[1] != key.shape[1]
