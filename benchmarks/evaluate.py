@@ -27,6 +27,7 @@ from pipeline.energy import process_cpu_time_s
 from pipeline.evalset import load_eval_set
 from pipeline.evaluate import score_model
 from train.generate import for_generation, load_model, stop_token_ids
+from train.packed_linear import PackedLinear
 from train.workers import resolve
 
 
@@ -89,8 +90,9 @@ def main() -> None:
     # what generate_answers ran on (fewer workers only where there are fewer batches)
     workers, threads = resolve(cfg.eval.workers, cfg.eval.threads)
     threads = threads or torch.get_num_threads()
-    print(f"model {model_dir} + adapter {args.adapter} ({cfg.eval.dtype}), "
-          f"{workers} worker(s) x {threads} thread(s), "
+    packed = sum(isinstance(m, PackedLinear) for m in model.modules())
+    print(f"model {model_dir} + adapter {args.adapter} ({cfg.eval.dtype}, {packed} linear "
+          f"layers packed for oneDNN), {workers} worker(s) x {threads} thread(s), "
           f"eval={cfg.eval.name} mode={cfg.eval.mode} batch_size={cfg.eval.batch_size} "
           f"max_new_tokens={cfg.eval.max_new_tokens}")
     print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']} "

@@ -150,9 +150,12 @@ class _ScoreSpy:
         return out.sequences
 
 
-def test_shared_prefixes_give_the_unshared_answers(tiny, monkeypatch):
+@pytest.mark.parametrize("chunk", [64, 2])   # queries per SDPA call over a group prefix
+def test_shared_prefixes_give_the_unshared_answers(tiny, monkeypatch, chunk):
     import train.attention
+    import train.prompt_tree
 
+    monkeypatch.setattr(train.prompt_tree, "PREFIX_CHUNK", chunk)
     model, tokenizer = tiny
     trees = []
     tree_attention = train.attention.tree_attention
