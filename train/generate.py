@@ -9,8 +9,8 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
   checkpoint costs exactly what scoring the base model costs (no adapter matmuls per layer);
 - bfloat16 weights (`eval.dtype`) use the CPU's avx512_bf16 matmuls: 1.5 instead of 3.4
   CPU-seconds per XQuAD question here, same answers on a 16-question check; their layout is
-  oneDNN's, reordered once (`train.packed_linear`), not on every matmul: a 24-row decode step
-  of SmolLM2-135M 52 -> 44 ms (1 thread), results bit-identical;
+  oneDNN's, reordered once (`train.packed_linear`), not on every matmul: a forward of 24
+  one-token rows of SmolLM2-135M 52 -> 44 ms (1 thread), results bit-identical;
 - a batch's prompts are prefilled as one packed tree (`train.prompt_tree`): the prefix common
   to every prompt (chat header, system prompt, instruction) once, each passage once, each
   question's own tokens, in one forward pass with no padding; prefill is most of the cost

@@ -1,15 +1,17 @@
 """bfloat16 linear layers whose weights oneDNN reorders once, not on every call.
 
-On CPU, torch.nn.functional.linear with bfloat16 weights runs a oneDNN matmul that first
-reorders the plain (out, in) weight into oneDNN's blocked layout, on every call. A decode step
-multiplies a few rows by every weight of the model, so that per-call copy of ~270 MB of
-weights costs as much as the arithmetic. `pack_linears` reorders each weight once
-(`torch.ops.mkldnn._reorder_linear_weight`, the op torch's own compiler uses for frozen CPU
-weights) and computes with `torch.ops.mkldnn._linear_pointwise`. Measured here (SmolLM2-135M's
-211 linear shapes, 1 thread, best of 4; benchmarks/evaluate.py for the whole effect): 24 rows
-28-29 -> 20-21 ms a decode step, 2700 rows (a packed prefill) 1283 -> 1222-1279 ms. The results
-are bit-identical to `F.linear`'s for bfloat16 (tests check it); for float32 torch uses MKL's
-sgemm, whose sums differ in the last bits from oneDNN's, so float32 layers are left as they are.
+On CPU, torch.nn.functional.linear with bfloat16 weights runs a oneDNN matmul on the plain
+(out, in) weight, which oneDNN rearranges into its own blocked layout as it goes, on every call;
+for a decode step (a few rows times every weight of the model) that work is about as large as
+the arithmetic. `pack_linears` reorders each weight once (`torch.ops.mkldnn.
+_reorder_linear_weight`, what torch's compiler does for frozen CPU weights) and computes with
+`torch.ops.mkldnn._linear_pointwise`. Measured here (the 210 per-layer linear shapes of
+SmolLM2-135M, 1 thread, best of 4; benchmarks/evaluate.py for the whole effect): 1 row (output
+head included) 20.8 -> 11.4 ms, 24 rows (a decode step) 28-29 -> 20-21 ms, 2700 rows (a
+packed prefill) 1283 -> 1222-1279 ms; the whole model's forward of 24 one-token rows 52 -> 44
+ms. The results are bit-identical to `F.linear`'s for bias-free bfloat16 layers (tests check
+it); for float32 torch uses MKL's sgemm, whose sums differ in the last bits from oneDNN's, so
+float32 layers are left as they are.
 
 These ops are private to torch (pinned at 2.13 here): `packable` says whether this torch and CPU
 have them, and `pack_linears` leaves the model alone where they do not.
