@@ -116,7 +116,7 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
 PREFIX_CHUNK = 64
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)   # one entry per (shared, prefix) length: masks of <~150 kB
 def _prefix_chunks(shared: int, length: int, chunk: int
                    ) -> list[tuple[int, int, torch.Tensor]]:
     """(first, end, mask) per query chunk (at most `chunk` tokens, equal sizes) of a group
@@ -147,7 +147,7 @@ def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     own mask. Why chunks: torch's CPU flash kernel skips key blocks above the diagonal only past
     512 keys, so one causal call over a ~240-token prefix computes the whole square, masked half
     included (at 241 keys, bf16, 2 threads: causal 0.99 ms, full 0.98 ms); four chunks compute
-    ~5/8 of it. Replayed on one layer's calls for the 7 batches of the 150-question benchmark
+    ~3/5 of it. Replayed on one layer's calls for the 7 batches of the 150-question benchmark
     (bf16, 1 thread, best of 5): 220 -> 168 ms; chunks of 32 to 96 queries all 167-175 ms,
     one masked call per prefix 201 ms (the old single causal call also recomputed the shared
     prefix's ~40 queries per group).
