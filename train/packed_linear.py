@@ -27,7 +27,8 @@ def packable(weight: torch.Tensor) -> bool:
     support on this CPU."""
     return (weight.dtype == torch.bfloat16 and weight.device.type == "cpu"
             and torch.backends.mkldnn.is_available()
-            and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+            and all(hasattr(torch.ops.mkldnn, op) for op in
+                    ("_reorder_linear_weight", "_linear_pointwise", "_is_mkldnn_bf16_supported"))
             and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()))
 
 
