@@ -7,6 +7,7 @@ import os
 import pytest
 import torch
 
+from tests.forking import after_a_child_started
 from train.generate import for_generation, generate_answers, load_model, stop_token_ids
 
 
@@ -254,7 +255,6 @@ def test_shared_prefixes_refuse_a_model_without_the_tree_attention(tiny_model, t
 
 def test_two_workers_give_the_one_worker_answers(tiny, monkeypatch):
     import train.generate
-    from tests.test_workers import _after_a_child_started
 
     model, tokenizer = tiny
     prompts = _prompts(tokenizer) * 2
@@ -263,7 +263,7 @@ def test_two_workers_give_the_one_worker_answers(tiny, monkeypatch):
 
     def forked_too(run, jobs, costs, workers, threads):
         # a child surely runs a batch; each result carries the pid that produced it
-        done = run_jobs(_after_a_child_started(lambda job: (os.getpid(), run(job))), jobs,
+        done = run_jobs(after_a_child_started(lambda job: (os.getpid(), run(job))), jobs,
                         costs, workers, threads)
         pids.extend(pid for pid, _ in done)
         return [answers for _, answers in done]

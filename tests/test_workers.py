@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 
 import pytest
 import torch
 
 import train.workers
+from tests.forking import after_a_child_started
 from train.workers import resolve, run_jobs
-
-
-def _after_a_child_started(run):
-    """`run`, except that the parent's first job waits until a forked child has begun one: each
-    process then surely runs a job, however the scheduler orders them."""
-    parent, started = os.getpid(), multiprocessing.get_context("fork").Event()
-
-    def wrapped(job):
-        if os.getpid() == parent:
-            assert started.wait(timeout=60), "no child took a job within 60 s"
-        else:
-            started.set()
-        return run(job)
-    return wrapped
 
 
 def test_jobs_run_once_each_in_two_processes_and_come_back_in_order():
     jobs = list(range(6))
-    run = _after_a_child_started(lambda job: (job, os.getpid(), torch.get_num_threads()))
+    run = after_a_child_started(lambda job: (job, os.getpid(), torch.get_num_threads()))
     results = run_jobs(run, jobs, costs=[1, 5, 2, 4, 3, 6], workers=2, threads=1)
     assert [job for job, _, _ in results] == jobs
     pids = {pid for _, pid, _ in results}
@@ -52,7 +38,7 @@ def test_a_failing_child_raises_here_with_its_traceback():
         return job
 
     with pytest.raises(RuntimeError, match="(?s)a generation worker failed.*ValueError: boom"):
-        run_jobs(_after_a_child_started(run), [0, 1, 2, 3], costs=[1, 1, 1, 1], workers=2,
+        run_jobs(after_a_child_started(run), [0, 1, 2, 3], costs=[1, 1, 1, 1], workers=2,
                  threads=1)
 
 
