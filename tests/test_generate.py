@@ -223,8 +223,9 @@ def test_the_output_head_gets_a_contiguous_input(tiny):
     assert seen == [True]
 
 
-def test_prompts_pack_into_a_tree_of_shared_prefixes():
-    from train.prompt_tree import pack_prompts
+def test_prompts_pack_into_a_tree_of_shared_prefixes(monkeypatch):
+    import train.prompt_tree
+    from train.prompt_tree import attention_scores, pack_prompts
 
     prompts = [[1, 2, 3, 10, 11, 20, 21], [1, 2, 3, 10, 11, 30], [1, 2, 3, 40, 50, 51]]
     tree = pack_prompts(prompts, [(5, [0, 1]), (5, [2])])
@@ -240,6 +241,12 @@ def test_prompts_pack_into_a_tree_of_shared_prefixes():
     (*a_spans, a_mask), (*b_spans, b_mask) = tree.blocks
     assert (a_spans, b_spans) == ([3, 5, 6], [6, 8, 8])
     assert a_mask.int().tolist() == [[1, 1, 1, 1, 1, 1]] and b_mask.shape == (0, 5)
+    # attention's work, per head: shared 3x3; group a's prefix (2 queries over 3 + 2 keys) and
+    # its prompt token (over 3 + 3); group b's prefix (2 over 3 + 2); in chunks of 1 query,
+    # group prefixes see 3 + 1 and 3 + 2 keys
+    assert attention_scores(tree) == 9 + 10 + 6 + 10
+    monkeypatch.setattr(train.prompt_tree, "PREFIX_CHUNK", 1)
+    assert attention_scores(tree) == 9 + 9 + 6 + 9
     # no group prefix, two prompts with own tokens: siblings do not see each other
     tree = pack_prompts([[7, 8, 1, 2], [7, 8, 3, 4]], [(2, [0, 1])])
     assert tree.ids.tolist() == [[7, 8, 1, 3]] and tree.blocks[0][:3] == (2, 2, 4)

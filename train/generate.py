@@ -38,7 +38,13 @@ import torch
 
 from train.attention import ATTENTION
 from train.packed_linear import pack_linears
-from train.prompt_tree import PromptTree, common_prefix, pack_prompts, prefill_cache
+from train.prompt_tree import (
+    PromptTree,
+    attention_scores,
+    common_prefix,
+    pack_prompts,
+    prefill_cache,
+)
 from train.workers import resolve, run_jobs
 
 _END_OF_TURN = "<|im_end|>"
@@ -177,8 +183,8 @@ def _cost(prefill_tokens: int, scores: int, rows: int, width: int, new_tokens: i
     prefill token 1, attention's scores 1/2700 per query x key pair, and each decode step ~1/70
     per cached token of each row; a least-squares fit to 12 batches of the XQuAD benchmark here
     (one thread, within +-12%), made before weights were packed and group prefixes chunked
-    (both cut decode and attention more than prefill matmuls): not refitted, as it only
-    orders the jobs."""
+    (the fit saw each group's whole square of scores, and per-score costs have changed since):
+    not refitted, as it only orders the jobs."""
     return prefill_tokens + scores / 2700 + rows * width * new_tokens / 70
 
 
@@ -270,10 +276,8 @@ class _SharedBatch(_PlainBatch):
 
     def cost(self, tree: PromptTree) -> float:
         rows, width = tree.cache_index.shape
-        # attention's scores: each group's (shared + own prefix) square, what tree_attention
-        # computed before it chunked the prefix (the fit is to those; it only orders jobs)
-        squares = sum((tree.shared + mid - start) ** 2 for start, mid, _, _ in tree.blocks)
-        return _cost(tree.ids.shape[1], squares, rows, width + 1, self.config.max_new_tokens)
+        return _cost(tree.ids.shape[1], attention_scores(tree), rows, width + 1,
+                     self.config.max_new_tokens)
 
     def __call__(self, tree: PromptTree) -> list[tuple[int, Answer]]:
         owner = [(prefix, len(rows), i) for prefix, rows in tree.chunks for i in rows]

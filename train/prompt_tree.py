@@ -117,7 +117,7 @@ PREFIX_CHUNK = 64
 
 
 @functools.lru_cache(maxsize=256)   # one entry per (shared, prefix) length: masks of <~150 kB
-def _prefix_chunks(shared: int, length: int, chunk: int
+def _prefix_query_chunks(shared: int, length: int, chunk: int
                    ) -> list[tuple[int, int, torch.Tensor]]:
     """(first, end, mask) per query chunk (at most `chunk` tokens, equal sizes) of a group
     prefix of `length` tokens that follows a shared prefix of `shared`: the chunk's tokens
@@ -134,6 +134,20 @@ def _prefix_chunks(shared: int, length: int, chunk: int
         key = torch.arange(shared + end)[None, :] - shared   # < 0: the shared prefix
         chunks.append((first, end, key <= query))
     return chunks
+
+
+def attention_scores(tree: PromptTree) -> int:
+    """Query x key pairs `tree_attention` computes for `tree`, per head and layer: the shared
+    prefix's square, each group prefix's query chunks over the keys they see, and each group's
+    prompt tokens over the shared prefix and the whole group (masked pairs included: the
+    kernel computes them)."""
+    c = tree.shared
+    total = c * c
+    for start, mid, end, _ in tree.blocks:
+        total += sum((last - first) * (c + last) for first, last, _ in
+                     _prefix_query_chunks(c, mid - start, PREFIX_CHUNK))
+        total += (end - mid) * (c + end - start)
+    return total
 
 
 def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -167,7 +181,7 @@ def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                              scale=scaling, enable_gqa=gqa)
     for start, mid, end, mask in tree.blocks:
         keys, values = with_shared(key, start, end), with_shared(value, start, end)
-        for first, last, causal in _prefix_chunks(c, mid - start, PREFIX_CHUNK):
+        for first, last, causal in _prefix_query_chunks(c, mid - start, PREFIX_CHUNK):
             seen = c + last
             out[:, :, start + first:start + last] = sdpa(
                 query[:, :, start + first:start + last], keys[:, :, :seen],
