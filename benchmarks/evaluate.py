@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -54,6 +55,12 @@ def base_model_dir(cfg) -> Path:
     return cache
 
 
+def _minor_faults() -> int:
+    """Minor page faults of this process and of its children that have been waited for."""
+    return sum(resource.getrusage(who).ru_minflt
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=None,
@@ -84,9 +91,11 @@ def main() -> None:
     model = load_model(model_dir, dtype=cfg.model.dtype)
     stops = stop_token_ids(tokenizer)
     model = for_generation(model, args.adapter, cfg.eval.dtype)  # what the stage generates with
+    faults_start = _minor_faults()
     cpu_start, start = process_cpu_time_s(), time.perf_counter()
     result, _ = score_model(model, tokenizer, rows, cfg.eval, cfg.seed, stops)
     seconds, cpu_s = time.perf_counter() - start, process_cpu_time_s() - cpu_start
+    faults = _minor_faults() - faults_start
     # what generate_answers ran on (fewer workers only where there are fewer batches)
     workers, threads = resolve(cfg.eval.workers, cfg.eval.threads)
     threads = threads or torch.get_num_threads()
@@ -105,6 +114,7 @@ def main() -> None:
     print(f"CPU s/question (workers included): {cpu_s / len(rows):.2f}  -> questions/s with "
           f"{cores} free cores: {cores * len(rows) / cpu_s:.2f} (estimate: assumes full use of "
           f"every thread)")
+    print(f"minor page faults (workers included): {faults}")
     print(f"F1 {result['f1']:.1f} {result['f1_ci95']}  "
           f"EM {result['em']:.1f} {result['em_ci95']}")
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from train.attention import ATTENTION
+from train.heap import keep_freed_memory
 from train.packed_linear import pack_linears
 from train.prompt_tree import (
     PromptTree,
@@ -143,6 +144,7 @@ def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int
     (`train.workers`; None: one per usable core where the platform can fork, else 1), each on
     one torch thread; one worker runs on `threads` (None: torch's current setting).
     """
+    keep_freed_memory()  # glibc: no page fault per reused tensor page (train.heap)
     stops = stop_token_ids(tokenizer) if stops is None else stops
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
     if groups is not None and len(groups) != len(prompts):
