@@ -7,7 +7,7 @@ Packed as a tree, one row holds the batch-wide prefix once, then for each passag
 of its prefix once followed by each question's own tokens; a token attends to its ancestors
 (the prefixes it extends) and causally within its own segment, never to a sibling. The linear
 layers see one (1 x N) input with no padding and nothing computed twice; attention
-(`tree_attention`) runs a few SDPA calls per group, not one N x N matrix.
+(`tree_attention`) runs a few calls per group, not one N x N matrix.
 
 Each row's last prompt token is left out: generation starts from it, so generate() computes it
 with the first decode step, from a left-padded batch KV cache gathered from the packed one
@@ -17,6 +17,7 @@ with the first decode step, from a left-padded batch KV cache gathered from the 
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -111,19 +112,24 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
                       chunks)
 
 
-# Queries per SDPA call over a group's prefix (see tree_attention): ~200-token passages make
-# 3-4 calls; 32 to 96 measured alike, 128 slower
+# Queries per attention call over a group's prefix (see tree_attention): ~200-token passages make
+# 3-4 calls
 PREFIX_CHUNK = 64
 
 
-@functools.lru_cache(maxsize=256)   # one entry per (shared, prefix) length: masks of <~150 kB
+def _bias(allowed: torch.Tensor) -> torch.Tensor:
+    """The additive float32 mask of a bool one: 0 where attention is allowed, -inf elsewhere."""
+    return torch.zeros(allowed.shape).masked_fill_(~allowed, float("-inf"))
+
+
+@functools.lru_cache(maxsize=256)   # one entry per (shared, prefix) length: masks of <~300 kB
 def _prefix_query_chunks(shared: int, length: int, chunk: int
                    ) -> list[tuple[int, int, torch.Tensor]]:
-    """(first, end, mask) per query chunk (at most `chunk` tokens, equal sizes) of a group
+    """(first, end, bias) per query chunk (at most `chunk` tokens, equal sizes) of a group
     prefix of `length` tokens that follows a shared prefix of `shared`: the chunk's tokens
     [first, end) (offsets into the group prefix) see the whole shared prefix and the group
-    prefix up to themselves; the bool mask is (end - first, shared + end), one column per
-    key."""
+    prefix up to themselves; the additive float32 bias is (end - first, shared + end), one
+    column per key."""
     n = -(-length // chunk)
     if not n:
         return []
@@ -132,15 +138,20 @@ def _prefix_query_chunks(shared: int, length: int, chunk: int
     for first, end in zip(bounds, bounds[1:], strict=False):
         query = torch.arange(first, end)[:, None]
         key = torch.arange(shared + end)[None, :] - shared   # < 0: the shared prefix
-        chunks.append((first, end, key <= query))
+        chunks.append((first, end, _bias(key <= query)))
     return chunks
+
+
+@functools.lru_cache(maxsize=64)
+def _causal_bias(length: int) -> torch.Tensor:
+    return _bias(torch.ones(length, length, dtype=torch.bool).tril())
 
 
 def attention_scores(tree: PromptTree) -> int:
     """Query x key pairs `tree_attention` computes for `tree`, per head and layer: the shared
     prefix's square, each group prefix's query chunks over the keys they see, and each group's
-    prompt tokens over the shared prefix and the whole group (masked pairs included: the
-    kernel computes them)."""
+    prompt tokens over the shared prefix and the whole group (masked pairs included: they are
+    computed, then masked)."""
     c = tree.shared
     total = c * c
     for start, mid, end, _ in tree.blocks:
@@ -150,46 +161,93 @@ def attention_scores(tree: PromptTree) -> int:
     return total
 
 
+def _attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias: torch.Tensor,
+            scale: float) -> torch.Tensor:
+    """Softmax attention written out: query (heads, Q, dim), key and value (kv heads, K, dim),
+    `bias` (Q, K) float32 added to the scaled scores; returns (heads, Q, dim) in value's dtype.
+
+    The query heads that share a kv head (grouped-query attention) form one matrix, so each kv
+    head is one matmul; scores and softmax are float32 (key comes in as float32), the
+    probabilities are cast to value's dtype for the second matmul, as torch's CPU flash kernel
+    does.
+    """
+    heads, length, dim = query.shape
+    kv_heads, keys = key.shape[0], key.shape[1]
+    group = heads // kv_heads
+    # float32, and laid out so that a kv head's query heads are one (group x length) matrix:
+    # one copy however `query` is strided
+    grouped = query.new_empty((kv_heads, group * length, dim), dtype=torch.float32)
+    grouped.view(kv_heads, group, length, dim).copy_(query.view(kv_heads, group, length, dim))
+    scores = torch.bmm(grouped, key.transpose(1, 2)).view(kv_heads, group, length, keys)
+    scores = torch.add(bias, scores, alpha=scale)
+    probs = torch.softmax(scores, -1).to(value.dtype).view(kv_heads, group * length, keys)
+    return torch.bmm(probs, value).view(heads, length, dim)
+
+
+@contextmanager
+def _bfloat16_products(dtype: torch.dtype):
+    """Let oneDNN compute float32 matmuls with bfloat16 products and float32 sums while the
+    model is bfloat16: the float32 operands of `_attend`'s score matmul are upcast bfloat16
+    values, so rounding them back is exact, and the sums and scores stay float32 (at 3 x 192 x
+    64 x 300: 126 instead of 250 us, max error against a float64 product 5e-6 either way).
+    Left alone for any other dtype."""
+    if dtype != torch.bfloat16:
+        yield
+        return
+    matmul = torch.backends.mkldnn.matmul
+    before = matmul.fp32_precision
+    matmul.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        matmul.fp32_precision = before
+
+
 def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                    tree: PromptTree, scaling: float | None) -> torch.Tensor:
     """Attention of a packed tree row; query/key/value (1, heads, N, head dim), output
     (1, N, heads, head dim).
 
-    The shared prefix: one causal SDPA call. Per group, the group's prefix in chunks of
-    `PREFIX_CHUNK` queries, each chunk one SDPA call over the shared prefix and the group prefix
-    up to the chunk's end, with an explicit causal mask; then the prompts' own tokens with their
-    own mask. Why chunks: torch's CPU flash kernel skips key blocks above the diagonal only past
-    512 keys, so one causal call over a ~240-token prefix computes the whole square, masked half
-    included (at 241 keys, bf16, 2 threads: causal 0.99 ms, full 0.98 ms); four chunks compute
-    ~3/5 of it. Replayed on one layer's calls for the 7 batches of the 150-question benchmark
-    (bf16, 1 thread, best of 5): 220 -> 168 ms; chunks of 32 to 96 queries all 167-175 ms,
-    one masked call per prefix 201 ms (the old single causal call also recomputed the shared
-    prefix's ~40 queries per group).
-    One mask over the whole group computed the prefix x prompts block (nothing but masked
-    scores) too: ~40% more attention work here.
+    The shared prefix: one causal call. Per group, the group's prefix in chunks of
+    `PREFIX_CHUNK` queries, each chunk one call over the shared prefix and the group prefix
+    up to the chunk's end, causally masked; then the prompts' own tokens over the shared prefix
+    and the whole group, with the group's mask (a prompt sees the prefixes and itself, not its
+    siblings). Chunks compute ~3/5 of a ~240-token prefix's square, where one causal call
+    computes all of it (masked half included) and recomputed the shared prefix per group.
+
+    Each call is `_attend`, a written-out softmax attention, not torch's SDPA: its CPU flash
+    kernel took ~4.8 ns per score at these shapes (64 queries x 300 keys, 9 heads, bf16, one
+    thread: 823 us a call), the written-out one 403 us, scores float32 in both. Whole prefills
+    of the 150-question benchmark's batches (SmolLM2-135M, bf16, one thread, best of 4):
+    1754 tokens 1.38 -> 1.31 s, 2557 tokens 2.20 -> 1.89 s, 4461 tokens 4.04 -> 3.70 s. Error
+    of the cached values against a float32 prefill (1754 tokens, relative, mean over layers):
+    flash 1.56e-2, written-out 1.58e-2. Chunks of 32/64/96/128 queries or none: 64 fastest,
+    the others 1-13% slower.
     """
-    sdpa = torch.nn.functional.scaled_dot_product_attention
-    gqa = query.shape[1] != key.shape[1]
-    out = torch.empty_like(query)
+    scale = query.shape[-1] ** -0.5 if scaling is None else scaling
+    heads, length, dim = query.shape[1:]
+    out = query.new_empty((1, length, heads, dim))   # the layout the caller wants
     c = tree.shared
+    keys_f32 = key[0].float()   # the score matmuls' operand, converted once per layer
 
     def with_shared(x: torch.Tensor, start: int, end: int) -> torch.Tensor:
-        return torch.cat([x[:, :, :c], x[:, :, start:end]], dim=2) if c else x[:, :, start:end]
+        return torch.cat([x[:, :c], x[:, start:end]], dim=1) if c else x[:, start:end]
 
-    if c:
-        out[:, :, :c] = sdpa(query[:, :, :c], key[:, :, :c], value[:, :, :c], is_causal=True,
-                             scale=scaling, enable_gqa=gqa)
-    for start, mid, end, mask in tree.blocks:
-        keys, values = with_shared(key, start, end), with_shared(value, start, end)
-        for first, last, causal in _prefix_query_chunks(c, mid - start, PREFIX_CHUNK):
-            seen = c + last
-            out[:, :, start + first:start + last] = sdpa(
-                query[:, :, start + first:start + last], keys[:, :, :seen],
-                values[:, :, :seen], attn_mask=causal, scale=scaling, enable_gqa=gqa)
-        if end > mid:
-            out[:, :, mid:end] = sdpa(query[:, :, mid:end], keys, values, attn_mask=mask,
-                                      scale=scaling, enable_gqa=gqa)
-    return out.transpose(1, 2).contiguous()
+    with _bfloat16_products(query.dtype):
+        if c:
+            out[0, :c] = _attend(query[0, :, :c], keys_f32[:, :c], value[0, :, :c],
+                                 _causal_bias(c), scale).transpose(0, 1)
+        for start, mid, end, mask in tree.blocks:
+            keys, values = with_shared(keys_f32, start, end), with_shared(value[0], start, end)
+            for first, last, bias in _prefix_query_chunks(c, mid - start, PREFIX_CHUNK):
+                seen = c + last
+                out[0, start + first:start + last] = _attend(
+                    query[0, :, start + first:start + last], keys[:, :seen], values[:, :seen],
+                    bias, scale).transpose(0, 1)
+            if end > mid:
+                out[0, mid:end] = _attend(query[0, :, mid:end], keys, values, _bias(mask),
+                                          scale).transpose(0, 1)
+    return out
 
 
 def prefill_cache(model, tree: PromptTree, reserve: int) -> ReservedCache:
