@@ -184,9 +184,9 @@ def _cost(prefill_tokens: int, scores: int, rows: int, width: int, new_tokens: i
     """Estimated time of a batch, in prefill tokens (it only orders the workers' jobs): each
     prefill token 1, attention's scores 1/2700 per query x key pair, and each decode step ~1/70
     per cached token of each row; a least-squares fit to 12 batches of the XQuAD benchmark here
-    (one thread, within +-12%), made before weights were packed and group prefixes chunked
-    (the fit saw each group's whole square of scores, and per-score costs have changed since):
-    not refitted, as it only orders the jobs."""
+    (one thread, within +-12%), made before weights were packed, group prefixes chunked and
+    the prefill's attention written out (the fit saw each group's whole square of scores, and
+    per-score costs have changed since): not refitted, as it only orders the jobs."""
     return prefill_tokens + scores / 2700 + rows * width * new_tokens / 70
 
 
