@@ -287,3 +287,31 @@ def test_two_workers_give_the_one_worker_answers(tiny, monkeypatch):
         pids.clear()
         assert shared == alone   # text, token counts, computed tokens, in the order given
         assert any(a.text for a in alone)
+
+
+def test_shared_prefixes_refuse_prompts_longer_than_a_sliding_window(tiny):
+    model, tokenizer = tiny
+    prompts = _prompts(tokenizer)[:2]
+    longest = max(map(len, prompts))
+    model.config.sliding_window = longest + 3   # the prompt fits, prompt + 4 new tokens do not
+    try:
+        with pytest.raises(ValueError, match=f"sliding window of {longest + 3} tokens"):
+            generate_answers(model, tokenizer, prompts, 2, 4, groups=["a", "a"])
+        # within the window the answers are the model's own: allowed
+        assert len(generate_answers(model, tokenizer, prompts, 2, 3, groups=["a", "a"])) == 2
+    finally:
+        del model.config.sliding_window
+
+
+def test_sliding_windows_are_read_from_the_config():
+    from types import SimpleNamespace
+
+    from train.generate import sliding_window
+
+    assert sliding_window(SimpleNamespace()) is None
+    assert sliding_window(SimpleNamespace(sliding_window=4096)) == 4096          # Mistral
+    assert sliding_window(SimpleNamespace(sliding_window=4096, use_sliding_window=False)) is None
+    assert sliding_window(SimpleNamespace(sliding_window=512,
+                                          layer_types=["full_attention"] * 2)) is None
+    assert sliding_window(SimpleNamespace(sliding_window=512, layer_types=[
+        "sliding_attention", "full_attention"])) == 512                         # Gemma-style

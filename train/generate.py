@@ -154,6 +154,7 @@ def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int
         run = _PlainBatch(model, tokenizer, prompts, max_new_tokens, stops, pad)
     else:
         _require_tree_attention(model)
+        _require_full_attention(model, max(map(len, prompts), default=0) + max_new_tokens)
         jobs = [pack_prompts(prompts, batch) for batch in
                 _shared_batches(prompts, groups, batch_size)]
         run = _SharedBatch(model, tokenizer, prompts, max_new_tokens, stops, pad)
@@ -309,3 +310,29 @@ def _require_tree_attention(model) -> None:
         raise ValueError(f"prompts with shared prefixes need a model loaded with "
                          f"attn_implementation={ATTENTION!r} (train.generate.load_model's "
                          f"default), not {attention!r}")
+
+
+def sliding_window(config) -> int | None:
+    """The attention window of a model config, in tokens, if any of its layers attends within
+    one (Mistral's `sliding_window`; Qwen2's only with `use_sliding_window`; models with
+    `layer_types` only where a layer is "sliding_attention"), else None."""
+    window = getattr(config, "sliding_window", None)
+    if not window or getattr(config, "use_sliding_window", True) is False:
+        return None
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types is not None and "sliding_attention" not in layer_types:
+        return None
+    return int(window)
+
+
+def _require_full_attention(model, tokens: int) -> None:
+    """The packed prefill and its gathered cache attend to every earlier token of a prompt:
+    for a model with a sliding window that is its own attention only while prompt and answer
+    fit in the window. Past it, the answers would differ from the model's, silently."""
+    window = sliding_window(model.config)
+    if window is not None and tokens > window:
+        raise ValueError(f"prompts with shared prefixes: the model attends within a sliding "
+                         f"window of {window} tokens, which train.prompt_tree does not "
+                         f"apply, and the longest prompt plus max_new_tokens is {tokens} "
+                         f"tokens; ask without groups (eval.mode=closed_book) or shorten the "
+                         f"prompts")
