@@ -38,7 +38,10 @@ def keep_freed_memory() -> bool:
     Measured with `benchmarks/evaluate.py --questions 150` (2 one-thread workers; the same
     settings given as MALLOC_*_ environment variables, 5 alternating pairs): minor page faults
     1.25-1.80 M -> 0.62-0.64 M per run (model loading included), system CPU 4.7-5.3 -> 2.8-3.8 s,
-    questions/s 8.2-9.1 (median 8.8) -> 9.0-10.7 (median 9.5), faster in all 5 pairs.
+    questions/s 8.2-9.1 (median 8.8) -> 9.0-10.7 (median 9.5), faster in all 5 pairs. Set
+    here, in-process (9 alternating pairs on the same code): faults in the timed part 0.35-1.2 M
+    -> 0.28-0.30 M, but faster in only 5 of 9 pairs: the wall-clock gain is within this shared
+    machine's noise.
     """
     libc = _glibc()
     if libc is None:
