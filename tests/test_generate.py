@@ -238,9 +238,9 @@ def test_prompts_pack_into_a_tree_of_shared_prefixes(monkeypatch):
                                          [0, 0, 1, 2, 6, 7]]
     # per group: its prefix [start, mid), then its prompts' own tokens [mid, end), whose mask
     # columns are the 3 shared tokens and the group's tokens
-    (*a_spans, a_mask), (*b_spans, b_mask) = tree.blocks
+    (*a_spans, a_bias), (*b_spans, b_bias) = tree.blocks   # additive: 0 where seen
     assert (a_spans, b_spans) == ([3, 5, 6], [6, 8, 8])
-    assert a_mask.int().tolist() == [[1, 1, 1, 1, 1, 1]] and b_mask.shape == (0, 5)
+    assert (a_bias == 0).int().tolist() == [[1, 1, 1, 1, 1, 1]] and b_bias.shape == (0, 5)
     # attention's work, per head: shared 3x3; group a's prefix (2 queries over 3 + 2 keys) and
     # its prompt token (over 3 + 3); group b's prefix (2 over 3 + 2); in chunks of 1 query,
     # group prefixes see 3 + 1 and 3 + 2 keys
@@ -250,7 +250,7 @@ def test_prompts_pack_into_a_tree_of_shared_prefixes(monkeypatch):
     # no group prefix, two prompts with own tokens: siblings do not see each other
     tree = pack_prompts([[7, 8, 1, 2], [7, 8, 3, 4]], [(2, [0, 1])])
     assert tree.ids.tolist() == [[7, 8, 1, 3]] and tree.blocks[0][:3] == (2, 2, 4)
-    assert tree.blocks[0][3].int().tolist() == [[1, 1, 1, 0], [1, 1, 0, 1]]
+    assert (tree.blocks[0][3] == 0).int().tolist() == [[1, 1, 1, 0], [1, 1, 0, 1]]
 
 
 def test_shared_prefixes_refuse_a_model_without_the_tree_attention(tiny_model, tiny):

@@ -32,9 +32,10 @@ class PromptTree:
 
     ids, positions: (1, N) packed tokens and each token's position in its prompt(s).
     shared: the batch-wide common prefix occupies packed positions [0, shared).
-    blocks: (start, mid, end, mask) per group: the group's own prefix [start, mid) attends
+    blocks: (start, mid, end, bias) per group: the group's own prefix [start, mid) attends
         causally to [0, shared) + itself; its prompts' tokens [mid, end) attend to keys
-        [0, shared) + [start, end) where the bool mask (end - mid, shared + end - start) is True.
+        [0, shared) + [start, end) where the additive float32 bias (end - mid,
+        shared + end - start) is 0 (-inf elsewhere; built once here, used by every layer).
     cache_index: (rows, width) packed position of each of a row's prompt tokens but the last,
         right-aligned (left padding; padding slots point at position 0 and are masked by the
         caller's attention mask).
@@ -58,6 +59,11 @@ def common_prefix(a: list[int], b: list[int]) -> int:
             break
         n += 1
     return n
+
+
+def _bias(allowed: torch.Tensor) -> torch.Tensor:
+    """The additive float32 mask of a bool one: 0 where attention is allowed, -inf elsewhere."""
+    return torch.zeros(allowed.shape).masked_fill_(~allowed, float("-inf"))
 
 
 def _prompts_mask(segments: list[int], shared: int) -> torch.Tensor:
@@ -100,7 +106,7 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
             positions += range(prefix, prefix + len(tail))
             segments += [k] * len(tail)
         if len(ids) > start:
-            blocks.append((start, mid, len(ids), _prompts_mask(segments, shared)))
+            blocks.append((start, mid, len(ids), _bias(_prompts_mask(segments, shared))))
     width = max(len(prompts[i]) - 1 for i in rows)
     cache_index = torch.zeros((len(rows), width), dtype=torch.long)
     for r, i in enumerate(rows):
@@ -115,11 +121,6 @@ def pack_prompts(prompts: list[list[int]], chunks: list[tuple[int, list[int]]]) 
 # Queries per attention call over a group's prefix (see tree_attention): ~200-token passages make
 # 3-4 calls
 PREFIX_CHUNK = 64
-
-
-def _bias(allowed: torch.Tensor) -> torch.Tensor:
-    """The additive float32 mask of a bool one: 0 where attention is allowed, -inf elsewhere."""
-    return torch.zeros(allowed.shape).masked_fill_(~allowed, float("-inf"))
 
 
 @functools.lru_cache(maxsize=256)   # one entry per (shared, prefix) length: masks of <~300 kB
@@ -237,7 +238,7 @@ def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
         if c:
             out[0, :c] = _attend(query[0, :, :c], keys_f32[:, :c], value[0, :, :c],
                                  _causal_bias(c), scale).transpose(0, 1)
-        for start, mid, end, mask in tree.blocks:
+        for start, mid, end, prompts_bias in tree.blocks:
             keys, values = with_shared(keys_f32, start, end), with_shared(value[0], start, end)
             for first, last, bias in _prefix_query_chunks(c, mid - start, PREFIX_CHUNK):
                 seen = c + last
@@ -245,7 +246,7 @@ def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                     query[0, :, start + first:start + last], keys[:, :seen], values[:, :seen],
                     bias, scale).transpose(0, 1)
             if end > mid:
-                out[0, mid:end] = _attend(query[0, :, mid:end], keys, values, _bias(mask),
+                out[0, mid:end] = _attend(query[0, :, mid:end], keys, values, prompts_bias,
                                           scale).transpose(0, 1)
     return out
 
