@@ -39,6 +39,16 @@ def test_bfloat16_attention_keeps_float32_scores():
     # probabilities are rounded to bfloat16 before the second matmul, so ~1e-2 at most
     torch.testing.assert_close(got.float(), _sdpa(query, key, value, allowed, 0.3),
                                rtol=2e-2, atol=2e-2)
+    # large scores (~10-30), where bfloat16 scores would be off by up to 0.125 and their
+    # probabilities by ~10%: float64 scores, probabilities rounded to bfloat16 as `_attend`
+    # rounds them, is what it must give, to its output's own rounding
+    query = (query.float() * 8).to(torch.bfloat16)
+    with _bfloat16_products(torch.bfloat16):
+        got = _attend(query, key.float(), value, _bias(allowed), 0.3)
+    scores = (query.double().view(2, 3, 5, 8) @ key.double()[:, None].transpose(2, 3)) * 0.3
+    probs = torch.softmax(scores + _bias(allowed).double(), -1).to(torch.bfloat16)
+    expected = (probs.double() @ value.double()[:, None]).view(6, 5, 8)
+    torch.testing.assert_close(got.double(), expected, rtol=8e-3, atol=8e-3)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
