@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 params: setup
-	$(BIN)/python -m pipeline.config --out params.yaml
+	$(BIN)/python -m joule.config --out params.yaml
 
 repro: params
 	$(BIN)/dvc repro

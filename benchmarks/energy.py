@@ -44,14 +44,14 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    from pipeline.config import compose
-    from pipeline.energy import meter_from_config
+    from joule.config import compose
+    from joule.energy import meter_from_config
 
     cfg = compose()
     t0 = time.perf_counter()
     meter = meter_from_config(cfg.energy)
     setup_s = time.perf_counter() - t0
-    print(f"python imports (pipeline.config, hydra): {t0 - start:.3f} s (not counted)")
+    print(f"python imports (joule.config, hydra): {t0 - start:.3f} s (not counted)")
     print(f"meter setup, cold (Zeus probe + TDP lookup): {setup_s * 1e3:.1f} ms")
     print(f"  source: {meter.counters.gpu_source or '-'} / "
           f"{meter.counters.cpu_source or 'estimated:tdp'}; {meter.cpu.basis}")

@@ -23,13 +23,13 @@ from pathlib import Path
 import torch
 from omegaconf import open_dict
 
-from pipeline.config import PROJECT_ROOT, compose
-from pipeline.energy import process_cpu_time_s
-from pipeline.evalset import load_eval_set
+from evaluation.cpu_shared_prefix.generate import for_generation, load_model, stop_token_ids
+from evaluation.cpu_shared_prefix.packed_linear import PackedLinear
+from evaluation.cpu_shared_prefix.workers import resolve
+from joule.config import PROJECT_ROOT, compose
+from joule.energy import process_cpu_time_s
+from joule.evalset import load_eval_set
 from pipeline.evaluate import score_model
-from train.generate import for_generation, load_model, stop_token_ids
-from train.packed_linear import PackedLinear
-from train.workers import resolve
 
 
 def base_model_dir(cfg) -> Path:

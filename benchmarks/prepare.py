@@ -5,7 +5,7 @@
 The larger dumps repeat the sample's <page> elements (same header and footer), bz2-compressed
 like the real ones, in a temp dir. Each measurement runs in a fresh process, so its peak RSS
 (ru_maxrss) is its own. Two measurements per dump:
-- `reader`: decompress + XML parse only (pipeline.wiki.dump.read_dump);
+- `reader`: decompress + XML parse only (wiki.dump.read_dump);
 - `stage`: the whole stage (python -m pipeline.prepare: parse, clean, filter, write Parquet).
 Memory is bounded by the reader's chunk plus one shard of kept pages (corpus.pages_per_shard);
 with the shard size fixed, peak RSS should stay flat as the dump grows. MB/s counts the
@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def sample_path() -> Path:
-    from pipeline.config import compose
-    from pipeline.wiki.sources import _dump_path
+    from joule.config import compose
+    from wiki.sources import _dump_path
 
     return _dump_path(compose().corpus)
 
@@ -56,12 +56,12 @@ def child(mode: str, dump: str, work: str, pages_per_shard: int) -> None:
     start = time.perf_counter()
     cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     if mode == "reader":
-        from pipeline.wiki.dump import read_dump
+        from wiki.dump import read_dump
 
         pages = sum(1 for _ in read_dump(dump))
         kept = None
     else:
-        from pipeline.config import compose
+        from joule.config import compose
         from pipeline.prepare import main
 
         metrics = main(compose(["corpus=wiki_dump", f"corpus.path={dump}",

@@ -21,9 +21,9 @@ import time
 from functools import partial
 from pathlib import Path
 
-from pipeline.config import compose
-from pipeline.energy import process_cpu_time_s
-from pipeline.io import read_table, write_table
+from joule.config import compose
+from joule.energy import process_cpu_time_s
+from joule.io import read_table, write_table
 from pipeline.rewrite import PAGE_COLUMNS, load_spacy
 from pipeline.rewrite import main as rewrite_main
 

@@ -6,7 +6,7 @@
 Figures, for each variant (batch shape and knobs), over `--steps` timed optimizer steps after one
 warm-up step (forward + backward + AdamW step, packed rows as `pipeline.train` builds them):
 - tokens/s: real (non-padding) tokens trained per second of wall time;
-- achieved GFLOP/s: FLOPs counted with `pipeline.flops.lora_training_flops`,
+- achieved GFLOP/s: FLOPs counted with `joule.flops.lora_training_flops`,
       (4 * (N - H) + 6 * N_trainable) * tokens + 4 * H * labelled tokens,  N = matmul parameters
       (input embedding excluded when untied), H = the output head's, i.e. forward 2N, activation
       gradients 2N, adapter weight gradients, the head only where a label is (as training runs
@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from pipeline.config import compose  # noqa: E402
-from pipeline.flops import head_params, lora_training_flops, matmul_params  # noqa: E402
+from joule.config import compose  # noqa: E402
+from joule.flops import head_params, lora_training_flops, matmul_params  # noqa: E402
 from train.data import batch_tensors, plan_batches  # noqa: E402
 from train.head_loss import labelled_head_loss  # noqa: E402
 from train.loop import lora_model  # noqa: E402
@@ -190,7 +190,7 @@ def main() -> None:
         torch.set_num_threads(args.threads or int(tcfg.threads))
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads; FLOPs counted: (4 * (N - H) + "
-          "6 * N_trainable) * tokens + 4 * H * labelled tokens (pipeline/flops.py)", flush=True)
+          "6 * N_trainable) * tokens + 4 * H * labelled tokens (joule/flops.py)", flush=True)
     rows, seq = int(tcfg.rows_per_batch), int(tcfg.max_seq_len)
     print(f"{'variant':<12} {'batch':>7} {'precision':>9} {'tokens/s':>9} {'GFLOP/s':>8} "
           f"{'matmul':>7} {'ratio':>6} {'ceiling':>7} {'fp32 mm':>8} {'s/step':>7}")

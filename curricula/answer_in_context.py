@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curricula.base import Context, Filter
-from pipeline.records import format_name
+from joule.records import format_name
 
 
 class AnswerInContext(Filter):

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig
 
-from pipeline.errors import JouleError
-from train.formatting import record_tokens
+from joule.errors import JouleError
+from joule.formats import record_tokens
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Context:
     _eval: list[dict] | None = field(default=None, repr=False)
 
     def tokens(self, record: dict) -> int:
-        """Training tokens of a record (`train.formatting.record_tokens`), cached by record id
+        """Training tokens of a record (`joule.formats.record_tokens`), cached by record id
         (ids are hashes of the record's content, so equal ids mean equal token counts)."""
         key = record["id"]
         if key not in self._tokens:
@@ -55,7 +55,7 @@ class Context:
         if self._eval is None:
             if self.eval_cfg is None:
                 raise JouleError("decontamination needs the evaluation set (config group `eval`)")
-            from pipeline.evalset import load_eval_set
+            from joule.evalset import load_eval_set
 
             self._eval = load_eval_set(self.eval_cfg, sample=False)
         return self._eval

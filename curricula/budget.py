@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from curricula.base import Context, Step
 from curricula.exact_fill import fill_gap
-from pipeline.errors import JouleError
+from joule.errors import JouleError
 
 
 class TokenBudget(Step):

@@ -16,8 +16,8 @@ import hydra
 from omegaconf import DictConfig
 
 from curricula.base import Context, Step
-from pipeline.errors import JouleError
-from pipeline.records import format_name
+from joule.errors import JouleError
+from joule.records import format_name
 
 
 @dataclass

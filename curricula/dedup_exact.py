@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from curricula.base import Context, Step
 from curricula.text import field_text, normalise_words, text_fields
-from pipeline.records import format_name
+from joule.records import format_name
 
 
 class ExactDedup(Step):

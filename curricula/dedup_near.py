@@ -8,8 +8,8 @@ from datasketch import MinHash, MinHashLSH
 
 from curricula.base import Context, Step
 from curricula.text import identity_text, normalise_words
-from pipeline.errors import JouleError
-from pipeline.records import format_name
+from joule.errors import JouleError
+from joule.records import format_name
 
 
 def shingles(words: list[str], size: int) -> set[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from curricula.text import field_text, normalise_words
-from pipeline.records import format_name
+from joule.records import format_name
 
 # Function words do not say whether a question paraphrases its sentence.
 STOPWORDS = frozenset(

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from curricula.base import Context, Step
 from curricula.exact_fill import fill_gap
-from pipeline.errors import JouleError
-from pipeline.records import FORMAT_FIELDS, format_name
+from joule.errors import JouleError
+from joule.records import FORMAT_FIELDS, format_name
 
 
 class Mix(Step):

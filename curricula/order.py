@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from curricula.base import Context, Step
 from curricula.difficulty import difficulty
-from pipeline.errors import JouleError
+from joule.errors import JouleError
 
 MODES = ("easy_to_hard", "hard_to_easy", "shuffle")
 

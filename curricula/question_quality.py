@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from curricula.base import Context, Filter
 from curricula.text import normalise_words
-from pipeline.records import format_name
+from joule.records import format_name
 
 # Words a well-formed English question starts with (wh-words and inverted auxiliaries).
 QUESTION_WORDS = (

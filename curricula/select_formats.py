@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from curricula.base import Context, Filter
-from pipeline.errors import JouleError
-from pipeline.records import FORMAT_FIELDS, format_name
+from joule.errors import JouleError
+from joule.records import FORMAT_FIELDS, format_name
 
 
 class SelectFormats(Filter):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from pipeline.records import FORMAT_FIELDS, format_name
+from joule.records import FORMAT_FIELDS, format_name
 
 # Fields that are not free text (ids, offsets, indices) and never take part in text matching.
 _NOT_TEXT = {"answer_start", "answer_index"}

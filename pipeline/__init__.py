@@ -1,1 +1,2 @@
-"""joule's pipeline: one module per DVC stage, plus the pieces they share."""
+"""joule's stages: one thin module per DVC stage (`python -m pipeline.<stage>`). They read the
+config, call the library packages and write outputs and metrics; no other package imports them."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from pipeline.config import run
-from pipeline.io import atomic_dir
+from joule.config import run
+from joule.io import atomic_dir
 from pipeline.stage import stage_run
 from train.model import load_base, resolve_source, save_checkpoint
 

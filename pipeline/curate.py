@@ -19,10 +19,10 @@ from omegaconf import DictConfig
 
 from curricula.base import Context
 from curricula.curriculum import build_steps, per_format, run_steps
-from pipeline.config import curriculum_config, require, run
-from pipeline.errors import JouleError
-from pipeline.io import atomic_dir, read_table, write_table
-from pipeline.records import COMMON_FIELDS
+from joule.config import curriculum_config, require, run
+from joule.errors import JouleError
+from joule.io import atomic_dir, read_table, write_table
+from joule.records import COMMON_FIELDS
 from pipeline.stage import stage_run
 
 AUDIT_FIELDS = (("step", pa.string()), ("reason", pa.string()), ("detail", pa.string()))

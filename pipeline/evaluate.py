@@ -17,15 +17,20 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.config import run
-from pipeline.errors import JouleError
-from pipeline.evalset import load_eval_set
-from pipeline.flops import inference_flops, matmul_params
-from pipeline.io import atomic_dir, read_json
+from evaluation.cpu_shared_prefix.generate import (
+    for_generation,
+    generate_answers,
+    load_model,
+    stop_token_ids,
+)
+from evaluation.squad import score
+from joule.config import run
+from joule.errors import JouleError
+from joule.evalset import load_eval_set
+from joule.flops import inference_flops, matmul_params
+from joule.formats import chat_prompt_ids, closed_book_prompt, extractive_qa_prompt
+from joule.io import atomic_dir, read_json
 from pipeline.stage import stage_run
-from train.formatting import chat_prompt_ids, closed_book_prompt, extractive_qa_prompt
-from train.generate import for_generation, generate_answers, load_model, stop_token_ids
-from train.squad import score
 
 BASE = "base"
 MODES = ("open_book", "closed_book")
@@ -84,7 +89,7 @@ def score_model(model, tokenizer, rows: list[dict], eval_cfg: DictConfig, seed: 
     """Ask `model` every question; SQuAD scores (0-100, with intervals) and per-question rows."""
     prompts = [chat_prompt_ids(tokenizer, question_prompt(r, eval_cfg.mode)) for r in rows]
     # open book: the questions on one passage share its prompt prefix, and all prompts share
-    # the instruction before it: each computed once per batch (train.prompt_tree)
+    # the instruction before it: each computed once per batch (cpu_shared_prefix.prompt_tree)
     groups = [r["context"] for r in rows] if eval_cfg.mode == "open_book" else None
     answers = generate_answers(model, tokenizer, prompts, batch_size=int(eval_cfg.batch_size),
                                max_new_tokens=int(eval_cfg.max_new_tokens), stops=stops,

@@ -15,13 +15,13 @@ from pathlib import Path
 import pyarrow as pa
 from omegaconf import DictConfig
 
-from pipeline.config import require, run
-from pipeline.errors import JouleError
-from pipeline.io import atomic_dir, write_table
+from joule.config import require, run
+from joule.errors import JouleError
+from joule.io import atomic_dir, write_table
 from pipeline.stage import stage_run
-from pipeline.wiki.clean import clean_plain, clean_wikicode, parse
-from pipeline.wiki.filters import SKIP_REASONS, is_disambiguation, skip_before_cleaning
-from pipeline.wiki.sources import Source, open_source
+from wiki.clean import clean_plain, clean_wikicode, parse
+from wiki.filters import SKIP_REASONS, is_disambiguation, skip_before_cleaning
+from wiki.sources import Source, open_source
 
 SECTION = pa.struct([("title", pa.string()), ("level", pa.int32()), ("start", pa.int64()),
                      ("end", pa.int64())])

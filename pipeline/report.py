@@ -7,7 +7,7 @@ Reads `<metrics_dir>/{prepare,rewrite,base_model}.json`, `eval/base.json` and
 `<reports_dir>/report.md`, a self-contained `<reports_dir>/report.html` (plots inline),
 `<metrics_dir>/report.json` (DVC metrics) and `<metrics_dir>/plots/f1_vs_energy.json` (DVC plots:
 rows {curriculum, checkpoint, energy_j, tokens, f1}). The rules behind each figure are in
-`pipeline/report_figures.py` and are printed in the report.
+`reporting/figures.py` and are printed in the report.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import PROJECT_ROOT, require, run
-from pipeline.energy import ESTIMATE_FORMULA, cpu_model_name
-from pipeline.io import write_json, write_text
-from pipeline.report_figures import Figures, Metrics, compute, kj, load_metrics
-from pipeline.report_plots import energy_by_stage, f1_curves
-from pipeline.report_render import markdown, to_html
+from joule.config import PROJECT_ROOT, require, run
+from joule.energy import ESTIMATE_FORMULA, cpu_model_name
+from joule.io import write_json, write_text
 from pipeline.stage import stage_run
+from reporting.figures import Figures, Metrics, compute, kj, load_metrics
+from reporting.plots import energy_by_stage, f1_curves
+from reporting.render import markdown, to_html
 
 TABLE_HEADER = ["curriculum", "tokens", "training FLOPs", "training energy (kJ)",
                 "data energy (kJ)", "total energy (kJ)", "F1 [95% CI]", "EM [95% CI]",
@@ -149,7 +149,7 @@ def build_document(cfg: DictConfig, metrics: Metrics, figures: Figures,
         ("p", "Energies in kJ. Data energy = (prepare + rewrite energy) x share + the "
               "curriculum's own curate energy, share = min(1, records it trains on / records "
               "rewrite made). Total = data + training. Training FLOPs: counted from parameters "
-              "and tokens (`pipeline/flops.py`), a cost independent of the hardware. Energy to "
+              "and tokens (`joule/flops.py`), a cost independent of the hardware. Energy to "
               "target = cumulative training energy at the first evaluated checkpoint whose F1 "
               "reaches the target; vs baselines = that energy / the baseline's. kJ per F1 "
               "point = total energy / (F1 - base model F1). Evaluation energy is charged to "

@@ -25,10 +25,10 @@ import pyarrow as pa
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
-from pipeline.config import require, run
-from pipeline.errors import JouleError
-from pipeline.io import atomic_dir, read_table, write_table
-from pipeline.records import COMMON_FIELDS, FORMAT_FIELDS
+from joule.config import require, run
+from joule.errors import JouleError
+from joule.io import atomic_dir, read_table, write_table
+from joule.records import COMMON_FIELDS, FORMAT_FIELDS
 from rewriters.base import Rewriter
 from rewriters.spans import MAX_NON_LATIN_SHARE, SentenceIndex, non_latin_share
 
@@ -43,7 +43,7 @@ CUT_AT = ("\n\n", "\n", ". ", " ")
 def record_schema(name: str) -> pa.Schema:
     """Arrow schema of format `name`: the common columns and its own fields (meta last)."""
     if name not in FORMAT_FIELDS:
-        raise JouleError(f"rewriter {name!r} has no entry in pipeline.records.FORMAT_FIELDS")
+        raise JouleError(f"rewriter {name!r} has no entry in joule.records.FORMAT_FIELDS")
     names = [f for f in COMMON_FIELDS if f != "meta"] + list(FORMAT_FIELDS[name]) + ["meta"]
     return pa.schema([(f, FIELD_TYPES.get(f, pa.string())) for f in names])
 

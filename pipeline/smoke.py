@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.config import compose
-from pipeline.errors import JouleError
+from joule.config import compose
+from joule.errors import JouleError
 
 BASE = "base"  # the `curriculum` value that makes evaluate score the base model, no adapter
 

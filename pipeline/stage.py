@@ -9,8 +9,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.energy import EnergyMeter, meter_from_config
-from pipeline.io import write_json
+from joule.energy import EnergyMeter, meter_from_config
+from joule.io import write_json
 
 
 @dataclass
@@ -27,7 +27,7 @@ def stage_run(cfg: DictConfig, name: str, metrics_file: str | None = None) -> It
 
     On success writes `<metrics_dir>/<metrics_file or name + '.json'>` with the body's metrics plus
     `time_s`, `energy_j`, `energy_source` and the window's detail. On failure writes nothing: the
-    exception propagates and the stage's outputs (built with `pipeline.io.atomic_dir`) are not
+    exception propagates and the stage's outputs (built with `joule.io.atomic_dir`) are not
     moved into place.
     """
     meter = meter_from_config(cfg.energy)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.config import require, run
-from pipeline.errors import JouleError
-from pipeline.io import atomic_dir, read_json, write_json
+from joule.config import require, run
+from joule.errors import JouleError
+from joule.io import atomic_dir, read_json, write_json
 from pipeline.stage import stage_run
 from train.callbacks import META_FILE
 from train.data import (

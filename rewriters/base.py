@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from pipeline.records import dump_meta, record_id
+from joule.records import dump_meta, record_id
 
 
 class Rewriter:

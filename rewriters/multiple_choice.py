@@ -12,7 +12,7 @@ import random
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 
-from pipeline.records import CLOZE_MASK
+from joule.records import CLOZE_MASK
 from rewriters.base import Rewriter
 from rewriters.cloze import Cloze
 from rewriters.spans import Blank, clean_span_text, page_rng

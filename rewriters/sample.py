@@ -10,9 +10,9 @@ import random
 import sys
 from pathlib import Path
 
-from pipeline.errors import JouleError
-from pipeline.io import read_table
-from train.formatting import prompt_and_answer
+from joule.errors import JouleError
+from joule.formats import prompt_and_answer
+from joule.io import read_table
 
 
 def render(record: dict) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.records import CLOZE_MASK
+from joule.records import CLOZE_MASK
 
 # A sentence must end like one; anything else is a caption, a list item or a cut-off fragment.
 SENTENCE_END = ".!?"

@@ -10,8 +10,8 @@ import json
 import random
 from pathlib import Path
 
-from pipeline.io import write_table
-from pipeline.records import FORMAT_FIELDS, dump_meta, record_id
+from joule.io import write_table
+from joule.records import FORMAT_FIELDS, dump_meta, record_id
 
 WORDS = (
     "river valley mountain castle harbour village forest bridge tower market church garden "

@@ -1,4 +1,4 @@
-"""A test helper for forked workers (`train.workers`): make sure a child surely runs a job."""
+"""A test helper for forked workers (`workers`): make sure a child surely runs a job."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.io import write_table
+from joule.io import write_table
 
 LEAD = ("Marie Curie was a physicist and chemist who worked in Paris. "
         "She was born in Warsaw in 1867 and moved to France in 1891. "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import (
+from joule.config import (
     PROJECT_ROOT,
     compose,
     curriculum_config,
@@ -16,7 +16,7 @@ from pipeline.config import (
     run,
     to_yaml,
 )
-from pipeline.errors import JouleError
+from joule.errors import JouleError
 
 
 def test_default_config_composes_with_every_group():

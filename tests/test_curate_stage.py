@@ -12,10 +12,10 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import PROJECT_ROOT, compose
+from joule.config import PROJECT_ROOT, compose
+from joule.errors import JouleError
+from joule.records import COMMON_FIELDS, FORMAT_FIELDS
 from pipeline.curate import main
-from pipeline.errors import JouleError
-from pipeline.records import COMMON_FIELDS, FORMAT_FIELDS
 from tests.curate_fixtures import (
     EVAL_SENTENCE,
     corpus,
@@ -72,7 +72,7 @@ def test_every_curriculum_meets_the_budget_and_accounts_for_every_record(workspa
                                                                          tiny_model):
     from transformers import AutoTokenizer
 
-    from train.formatting import record_tokens
+    from joule.formats import record_tokens
 
     train, excluded = _tables(workspace, name)
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))

@@ -20,9 +20,9 @@ from curricula.mix import Mix
 from curricula.order import Order
 from curricula.question_quality import QuestionQuality
 from curricula.select_formats import SelectFormats
-from pipeline.config import CONF_DIR, compose, curriculum_config
-from pipeline.errors import JouleError
-from pipeline.evalset import load_eval_set
+from joule.config import CONF_DIR, compose, curriculum_config
+from joule.errors import JouleError
+from joule.evalset import load_eval_set
 from tests.curate_fixtures import (
     EVAL_QUESTION,
     EVAL_SENTENCE,

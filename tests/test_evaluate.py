@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from pipeline.config import PROJECT_ROOT, compose
-from pipeline.errors import JouleError
+from joule.config import PROJECT_ROOT, compose
+from joule.errors import JouleError
 from pipeline.evaluate import main
 
 # Invented passages and questions in the SQuAD v1.1 layout (no real eval text in the repo).
@@ -149,7 +149,7 @@ def test_missing_eval_file_and_no_hub_names_what_was_tried(project, monkeypatch)
 def test_squad_option_reads_rajpurkar_squad_validation(monkeypatch):
     import datasets
 
-    from pipeline.evalset import load_eval_set
+    from joule.evalset import load_eval_set
 
     calls = []
 

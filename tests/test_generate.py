@@ -7,8 +7,13 @@ import os
 import pytest
 import torch
 
+from evaluation.cpu_shared_prefix.generate import (
+    for_generation,
+    generate_answers,
+    load_model,
+    stop_token_ids,
+)
 from tests.forking import after_a_child_started
-from train.generate import for_generation, generate_answers, load_model, stop_token_ids
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +158,10 @@ class _ScoreSpy:
 
 @pytest.mark.parametrize("chunk", [64, 2])   # queries per SDPA call over a group prefix
 def test_shared_prefixes_give_the_unshared_answers(tiny, monkeypatch, chunk):
+    import evaluation.cpu_shared_prefix.prompt_tree
     import train.attention
-    import train.prompt_tree
 
-    monkeypatch.setattr(train.prompt_tree, "PREFIX_CHUNK", chunk)
+    monkeypatch.setattr(evaluation.cpu_shared_prefix.prompt_tree, "PREFIX_CHUNK", chunk)
     model, tokenizer = tiny
     trees = []
     tree_attention = train.attention.tree_attention
@@ -224,8 +229,8 @@ def test_the_output_head_gets_a_contiguous_input(tiny):
 
 
 def test_prompts_pack_into_a_tree_of_shared_prefixes(monkeypatch):
-    import train.prompt_tree
-    from train.prompt_tree import attention_scores, pack_prompts
+    import evaluation.cpu_shared_prefix.prompt_tree
+    from evaluation.cpu_shared_prefix.prompt_tree import attention_scores, pack_prompts
 
     prompts = [[1, 2, 3, 10, 11, 20, 21], [1, 2, 3, 10, 11, 30], [1, 2, 3, 40, 50, 51]]
     tree = pack_prompts(prompts, [(5, [0, 1]), (5, [2])])
@@ -245,7 +250,7 @@ def test_prompts_pack_into_a_tree_of_shared_prefixes(monkeypatch):
     # its prompt token (over 3 + 3); group b's prefix (2 over 3 + 2); in chunks of 1 query,
     # group prefixes see 3 + 1 and 3 + 2 keys
     assert attention_scores(tree) == 9 + 10 + 6 + 10
-    monkeypatch.setattr(train.prompt_tree, "PREFIX_CHUNK", 1)
+    monkeypatch.setattr(evaluation.cpu_shared_prefix.prompt_tree, "PREFIX_CHUNK", 1)
     assert attention_scores(tree) == 9 + 9 + 6 + 9
     # no group prefix, two prompts with own tokens: siblings do not see each other
     tree = pack_prompts([[7, 8, 1, 2], [7, 8, 3, 4]], [(2, [0, 1])])
@@ -261,11 +266,11 @@ def test_shared_prefixes_refuse_a_model_without_the_tree_attention(tiny_model, t
 
 
 def test_two_workers_give_the_one_worker_answers(tiny, monkeypatch):
-    import train.generate
+    import evaluation.cpu_shared_prefix.generate
 
     model, tokenizer = tiny
     prompts = _prompts(tokenizer) * 2
-    run_jobs = train.generate.run_jobs
+    run_jobs = evaluation.cpu_shared_prefix.generate.run_jobs
     pids = []
 
     def forked_too(run, jobs, costs, workers, threads):
@@ -279,7 +284,7 @@ def test_two_workers_give_the_one_worker_answers(tiny, monkeypatch):
     for groups in (None, ["a", "b", "a", "b", "a", "b", "a", "b"]):
         alone = generate_answers(model, tokenizer, prompts, batch_size=2, max_new_tokens=6,
                                  threads=1, groups=groups, workers=1)
-        monkeypatch.setattr(train.generate, "run_jobs", forked_too)
+        monkeypatch.setattr(evaluation.cpu_shared_prefix.generate, "run_jobs", forked_too)
         shared = generate_answers(model, tokenizer, prompts, batch_size=2, max_new_tokens=6,
                                   threads=1, groups=groups, workers=2)
         monkeypatch.undo()
@@ -306,7 +311,7 @@ def test_shared_prefixes_refuse_prompts_longer_than_a_sliding_window(tiny):
 def test_sliding_windows_are_read_from_the_config():
     from types import SimpleNamespace
 
-    from train.generate import sliding_window
+    from evaluation.cpu_shared_prefix.generate import sliding_window
 
     assert sliding_window(SimpleNamespace()) is None
     assert sliding_window(SimpleNamespace(sliding_window=4096)) == 4096          # Mistral

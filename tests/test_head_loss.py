@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.flops import head_params, lora_training_flops, matmul_params
+from joule.flops import head_params, lora_training_flops, matmul_params
 from train.data import batch_tensors, labelled_tokens_after, plan_batches
 from train.head_loss import labelled_head_loss
 

@@ -1,4 +1,4 @@
-"""train.heap: freed blocks stay in the heap, so reusing them costs no page faults."""
+"""heap: freed blocks stay in the heap, so reusing them costs no page faults."""
 
 import platform
 import subprocess
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # settings are process-wide and the defaults must be pristine.
 _CYCLES = """
 import resource, sys
-from train.heap import keep_freed_memory
+from evaluation.cpu_shared_prefix.heap import keep_freed_memory
 if sys.argv[1] == "keep" and not keep_freed_memory():
     raise SystemExit("not set")
 def faults():
@@ -48,7 +48,7 @@ def test_freed_blocks_are_reused_without_page_faults():
 
 
 def test_nothing_is_set_without_glibc(monkeypatch):
-    import train.heap as heap
+    import evaluation.cpu_shared_prefix.heap as heap
 
     monkeypatch.setattr(heap, "_glibc", lambda: None)
     heap.keep_freed_memory.cache_clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
-from train.kv_cache import ReservedCache
+from evaluation.cpu_shared_prefix.kv_cache import ReservedCache
 
 
 def _prefilled(model, ids, mask):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from train.generate import for_generation, generate_answers, load_model
-from train.packed_linear import PackedLinear, pack_linears, packable
+from evaluation.cpu_shared_prefix.generate import for_generation, generate_answers, load_model
+from evaluation.cpu_shared_prefix.packed_linear import PackedLinear, pack_linears, packable
 
 needs_packing = pytest.mark.skipif(not packable(torch.zeros(1, dtype=torch.bfloat16)),
                                    reason="this torch/CPU has no oneDNN bfloat16 linear")

@@ -10,12 +10,12 @@ import types
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import PROJECT_ROOT, compose
-from pipeline.errors import JouleError
-from pipeline.io import read_json, read_table
+from joule.config import PROJECT_ROOT, compose
+from joule.errors import JouleError
+from joule.io import read_json, read_table
 from pipeline.prepare import main
-from pipeline.wiki.clean import MARKUP
 from tests.wikidump import ARTICLE, articles, write_dump
+from wiki.clean import MARKUP
 
 SKIP_FIXTURE = articles(3) + [
     {"title": "Old name", "text": "#REDIRECT [[Town 1]]", "page_id": 10, "redirect": "Town 1"},

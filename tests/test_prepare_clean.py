@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.wiki.clean import MARKUP, clean_plain, clean_wikicode, parse
-from pipeline.wiki.filters import is_disambiguation
+from wiki.clean import MARKUP, clean_plain, clean_wikicode, parse
+from wiki.filters import is_disambiguation
 
 PAGE = """{{Use dmy dates|date=June 2013}}
 {{Infobox person|name=Ada|birth_date={{birth date|1815|12|10}}}}

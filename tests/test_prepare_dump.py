@@ -8,9 +8,9 @@ import resource
 
 import pytest
 
-from pipeline.errors import JouleError
-from pipeline.wiki.dump import read_dump
+from joule.errors import JouleError
 from tests.wikidump import HEADER, articles, dump_xml, write_dump
+from wiki.dump import read_dump
 
 
 def test_reads_fields_of_each_page_plain_and_bz2(tmp_path):

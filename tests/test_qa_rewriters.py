@@ -7,8 +7,8 @@ import json
 import hydra
 import pytest
 
-from pipeline.config import compose
-from pipeline.records import FORMAT_FIELDS
+from joule.config import compose
+from joule.records import FORMAT_FIELDS
 
 TEXT = ("Abraham Lincoln was an American lawyer. Lincoln was elected president in 1860.\n\n"
         "The treaty ended the war in 1783. It was signed in Paris by 12 delegates.\n\n"

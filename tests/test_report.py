@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from pipeline.config import compose
-from pipeline.errors import JouleError
-from pipeline.io import write_json
+from joule.config import compose
+from joule.errors import JouleError
+from joule.io import write_json
 from pipeline.report import TABLE_HEADER, main
 
 ESTIMATE = {"components": {"cpu": {"energy_j": 0.0, "source": "estimated:tdp",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import compose
-from pipeline.errors import JouleError
-from pipeline.io import read_json, read_table
+from joule.config import compose
+from joule.errors import JouleError
+from joule.formats import prompt_and_answer
+from joule.io import read_json, read_table
 from pipeline.rewrite import main
 from tests.rewrite_fixtures import good_pages, odd_pages, write_pages
-from train.formatting import prompt_and_answer
 
 FORMATS = ["cloze", "multiple_choice", "key_facts", "raw"]
 

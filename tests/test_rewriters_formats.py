@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from pipeline.records import CLOZE_MASK, FORMAT_FIELDS
+from joule.formats import prompt_and_answer
+from joule.records import CLOZE_MASK, FORMAT_FIELDS
 from pipeline.rewrite import split_text
 from rewriters.cloze import Cloze
 from rewriters.key_facts import KeyFacts
 from rewriters.multiple_choice import MultipleChoice, kind
 from rewriters.raw import RawChunks
 from tests.rewrite_fixtures import good_pages, page
-from train.formatting import prompt_and_answer
 
 
 @pytest.fixture(scope="module")

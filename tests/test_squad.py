@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from train.squad import bootstrap_ci, exact_match, f1_score, normalize_answer, score
+from evaluation.squad import bootstrap_ci, exact_match, f1_score, normalize_answer, score
 
 
 @pytest.mark.parametrize(("text", "expected"), [

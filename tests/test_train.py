@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from pipeline.config import compose
-from pipeline.errors import JouleError
-from pipeline.io import write_table
+from joule.config import compose
+from joule.errors import JouleError
+from joule.io import write_table
 from train.data import checkpoint_name
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0]
@@ -84,7 +84,7 @@ def reference(tmp_path_factory, tiny_model):
 def test_outputs_checkpoints_and_budget(reference, tiny_model):
     from transformers import AutoTokenizer
 
-    from train.formatting import record_tokens
+    from joule.formats import record_tokens
 
     models = reference / "data" / "models" / "c"
     listing = json.loads((models / "checkpoints.json").read_text())
@@ -112,7 +112,7 @@ def test_lora_weights_change_and_base_weights_do_not(tiny_model, tmp_path):
     """Train in-process, then compare every parameter with the checkpoint it started from."""
     from transformers import AutoModelForCausalLM
 
-    from pipeline.energy import CpuPower, EnergyMeter
+    from joule.energy import CpuPower, EnergyMeter
     from train.data import plan_batches, tokenize_records
     from train.loop import train_lora
     from train.model import load_checkpoint

@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from pipeline.config import PROJECT_ROOT, compose
-from pipeline.errors import JouleError
+from joule.config import PROJECT_ROOT, compose
+from joule.errors import JouleError
 
 
 def test_base_model_from_a_local_dir(tiny_model, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.errors import JouleError
+from joule.errors import JouleError
 from train.data import batch_tensors, checkpoint_fractions, checkpoint_name, plan_batches
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0]

@@ -1,9 +1,9 @@
-"""train.prompt_tree's written-out attention against torch's SDPA."""
+"""evaluation.cpu_shared_prefix.prompt_tree's written-out attention against torch's SDPA."""
 
 import pytest
 import torch
 
-from train.prompt_tree import _attend, _bfloat16_products, _bias
+from evaluation.cpu_shared_prefix.prompt_tree import _attend, _bfloat16_products, _bias
 
 
 def _inputs(dtype, heads=6, kv_heads=2, queries=5, keys=9, dim=8):

@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 
-import train.workers
+import evaluation.cpu_shared_prefix.workers
+from evaluation.cpu_shared_prefix.workers import resolve, run_jobs
 from tests.forking import after_a_child_started
-from train.workers import resolve, run_jobs
 
 
 def test_jobs_run_once_each_in_two_processes_and_come_back_in_order():
@@ -43,7 +43,7 @@ def test_a_failing_child_raises_here_with_its_traceback():
 
 
 def test_worker_and_thread_counts_follow_the_cores(monkeypatch):
-    monkeypatch.setattr(train.workers, "usable_cores", lambda: 4)
+    monkeypatch.setattr(evaluation.cpu_shared_prefix.workers, "usable_cores", lambda: 4)
     assert resolve(None, None) == (4, 1)
     assert resolve(None, None, jobs=3) == (3, 1)     # never more workers than jobs
     assert resolve(2, None) == (2, 1)                # forked workers run one thread each
@@ -52,7 +52,7 @@ def test_worker_and_thread_counts_follow_the_cores(monkeypatch):
         resolve(2, 2)                                # a forked OpenMP child would hang
     assert resolve(1, None) == (1, None)             # one worker: torch's own setting
     assert resolve(1, 3) == (1, 3)
-    monkeypatch.setattr(train.workers, "can_fork", lambda: False)
+    monkeypatch.setattr(evaluation.cpu_shared_prefix.workers, "can_fork", lambda: False)
     assert resolve(None, None) == (1, None)
     with pytest.raises(ValueError, match="'fork' start method"):
         run_jobs(lambda job: job, [1, 2], costs=[1, 1], workers=2, threads=1)

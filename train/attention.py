@@ -17,7 +17,7 @@ registered with transformers' AttentionInterface under `ATTENTION`, so a model l
 attention (tests compare the two). It splits rows only where nothing else needs masking: no
 padding mask from the caller and no KV cache. Otherwise (generation, padded batches) the mask is
 built and used exactly as for `sdpa`. Evaluation uses it too, for the packed prefill of a
-batch of prompts with shared prefixes (`train.prompt_tree`).
+batch of prompts with shared prefixes (`cpu_shared_prefix.prompt_tree`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from train.prompt_tree import PromptTree, tree_attention
+from evaluation.cpu_shared_prefix.prompt_tree import PromptTree, tree_attention
 
 ATTENTION = "packed_sdpa"
 
@@ -53,7 +53,7 @@ def packed_causal_attention(module, query: torch.Tensor, key: torch.Tensor, valu
 
     With a mask (`packed_mask` builds one where the caller passed padding or a cache is in use),
     this is transformers' own `sdpa` attention. With `prompt_tree` (a model forward's keyword,
-    passed down to every layer), the row is a packed prompt tree (`train.prompt_tree`).
+    passed down to every layer), the row is a packed prompt tree (`cpu_shared_prefix.prompt_tree`).
     """
     if prompt_tree is not None:
         return tree_attention(query, key, value, prompt_tree, scaling), None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from pipeline.io import atomic_dir, write_json
+from joule.io import atomic_dir, write_json
 from train.data import checkpoint_name
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")

@@ -4,7 +4,7 @@ Why by hand: transformers' collators either pad whole examples (wasting compute 
 flatten a batch into one row (`DataCollatorWithFlattening`, whose block-diagonal attention covers
 batch x length squared positions on CPU). Neither knows about checkpoints at token marks. Here:
 
-1. Each record becomes (input_ids, labels) with `train.formatting.tokenize_record`; a record
+1. Each record becomes (input_ids, labels) with `joule.formats.tokenize_record`; a record
    longer than `max_seq_len` is SPLIT into consecutive chunks of `max_seq_len` (never truncated),
    so every token of the budget is trained on exactly once.
 2. The budget is cut into stretches that end at the record where the cumulative token count first
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.errors import JouleError
-from train.formatting import tokenize_record
+from joule.errors import JouleError
+from joule.formats import tokenize_record
 
 
 def read_curriculum(path: str | Path) -> list[dict]:

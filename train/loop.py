@@ -29,8 +29,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.flops import head_params, lora_training_flops, matmul_params
-from pipeline.io import read_json
+from joule.flops import head_params, lora_training_flops, matmul_params
+from joule.io import read_json
 from train.callbacks import META_FILE, TokenMarkCheckpoints
 from train.data import PackedBatches, Plan, labelled_tokens_after, unwrap
 
@@ -102,15 +102,15 @@ def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: i
 
 def code_version() -> str:
     """The training code and the libraries under it: the sources of the `train` package and of
-    `pipeline/train.py` and `pipeline/flops.py`, and the versions of torch, transformers, peft and
+    `pipeline/train.py` and `joule/flops.py`, and the versions of torch, transformers, peft and
     accelerate. A run killed under one version must not resume under another: the adapter would
     be half one and half the other."""
     from importlib.metadata import version
 
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for file in sorted(here.glob("*.py")) + [here.parent / "pipeline" / f
-                                             for f in ("train.py", "flops.py")]:
+    for file in sorted(here.glob("*.py")) + [here.parent / "pipeline" / "train.py",
+                                             here.parent / "joule" / "flops.py"]:
         h.update(file.name.encode())
         h.update(file.read_bytes())
     for package in ("torch", "transformers", "peft", "accelerate"):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.errors import JouleError
+from joule.errors import JouleError
 
 SOURCES = ("gguf_package", "hub_or_path")
 

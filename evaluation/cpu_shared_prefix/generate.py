@@ -9,16 +9,16 @@ Why it is shaped this way (SmolLM2-135M on 2 CPU cores; see benchmarks/evaluate.
   checkpoint costs exactly what scoring the base model costs (no adapter matmuls per layer);
 - bfloat16 weights (`eval.dtype`) use the CPU's avx512_bf16 matmuls: 1.5 instead of 3.4
   CPU-seconds per XQuAD question here, same answers on a 16-question check; their layout is
-  oneDNN's, reordered once (`train.packed_linear`), not on every matmul: a forward of 24
+  oneDNN's, reordered once (`packed_linear`), not on every matmul: a forward of 24
   one-token rows of SmolLM2-135M 52 -> 44 ms (1 thread), results bit-identical;
-- a batch's prompts are prefilled as one packed tree (`train.prompt_tree`): the prefix common
+- a batch's prompts are prefilled as one packed tree (`prompt_tree`): the prefix common
   to every prompt (chat header, system prompt, instruction) once, each passage once, each
   question's own tokens, in one forward pass with no padding; prefill is most of the cost
   (~240 prompt tokens against ~16 new ones) and XQuAD asks ~5 questions per paragraph (the
   150-question sample: 90 passages). The rows' left-padded KV cache is gathered from it, with
-  room reserved for the answer (`train.kv_cache`: no re-copy of the cache per step). 150 XQuAD
+  room reserved for the answer (`kv_cache`: no re-copy of the cache per step). 150 XQuAD
   questions in batches of 24: 19,333 of their 37,284 prompt tokens computed, no padding;
-- batches are shared out among forked worker processes (`train.workers`; `eval.workers`, null:
+- batches are shared out among forked worker processes (`workers`; `eval.workers`, null:
   one per core), each on one torch thread; the workers take the costliest batch left first.
   Every op is an OpenMP parallel region ending in a barrier and a decode step is ~600 small ops:
   on this 2-core machine two one-thread workers beat one two-thread process in 6 of 8
@@ -36,17 +36,17 @@ from pathlib import Path
 
 import torch
 
-from train.attention import ATTENTION
-from train.heap import keep_freed_memory
-from train.packed_linear import pack_linears
-from train.prompt_tree import (
+from evaluation.cpu_shared_prefix.heap import keep_freed_memory
+from evaluation.cpu_shared_prefix.packed_linear import pack_linears
+from evaluation.cpu_shared_prefix.prompt_tree import (
     PromptTree,
     attention_scores,
     common_prefix,
     pack_prompts,
     prefill_cache,
 )
-from train.workers import resolve, run_jobs
+from evaluation.cpu_shared_prefix.workers import resolve, run_jobs
+from train.attention import ATTENTION
 
 _END_OF_TURN = "<|im_end|>"
 
@@ -83,7 +83,7 @@ def stop_token_ids(tokenizer) -> list[int]:
 
 def load_model(model_dir: str | Path, dtype: str = "float32", attn: str = ATTENTION):
     """The base model for generation: eval mode, KV cache on, `attn` attention kernels (the
-    default runs the packed prefill of `train.prompt_tree`, and is `sdpa` otherwise)."""
+    default runs the packed prefill of `prompt_tree`, and is `sdpa` otherwise)."""
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(
@@ -108,7 +108,7 @@ def for_generation(base, adapter_dir: str | Path | None = None, dtype: str | Non
     if dtype is not None:
         model = model.to(getattr(torch, dtype))
     model.eval()
-    pack_linears(model)  # bfloat16 on CPU only; bit-identical results (train.packed_linear)
+    pack_linears(model)  # bfloat16 on CPU only; bit-identical results (packed_linear)
     head = model.get_output_embeddings()
     if head is not None:
         head.register_forward_pre_hook(_contiguous_input)
@@ -141,10 +141,10 @@ def generate_answers(model, tokenizer, prompts: list[list[int]], batch_size: int
     the KV cache until every row has hit a stop token or `max_new_tokens`. With `groups` (one
     hashable key per prompt, e.g. the passage), prompts with the same key share the cache of
     their common token prefix. Batches are shared out among `workers` processes
-    (`train.workers`; None: one per usable core where the platform can fork, else 1), each on
+    (`workers`; None: one per usable core where the platform can fork, else 1), each on
     one torch thread; one worker runs on `threads` (None: torch's current setting).
     """
-    keep_freed_memory()  # glibc: no page fault per reused tensor page (train.heap)
+    keep_freed_memory()  # glibc: no page fault per reused tensor page (cpu_shared_prefix.heap)
     stops = stop_token_ids(tokenizer) if stops is None else stops
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
     if groups is not None and len(groups) != len(prompts):
@@ -269,7 +269,7 @@ def _left_padded(rows: list[list[int]], width: int, pad: int) -> tuple[torch.Ten
 
 
 class _SharedBatch(_PlainBatch):
-    """Generates one batch packed as a prompt tree (`train.prompt_tree`): (index, Answer) pairs.
+    """Generates one batch packed as a prompt tree (`prompt_tree`): (index, Answer) pairs.
 
     The prefix common to every prompt once, each group's prefix once, each prompt's own tokens
     but the last, all in one forward pass without padding; the rows' left-padded KV cache is
@@ -308,7 +308,7 @@ def _require_tree_attention(model) -> None:
         # any other attention would read the packed row as one causal sequence: every prompt
         # would see its siblings, silently
         raise ValueError(f"prompts with shared prefixes need a model loaded with "
-                         f"attn_implementation={ATTENTION!r} (train.generate.load_model's "
+                         f"attn_implementation={ATTENTION!r} (generate.load_model's "
                          f"default), not {attention!r}")
 
 
@@ -332,7 +332,7 @@ def _require_full_attention(model, tokens: int) -> None:
     window = sliding_window(model.config)
     if window is not None and tokens > window:
         raise ValueError(f"prompts with shared prefixes: the model attends within a sliding "
-                         f"window of {window} tokens, which train.prompt_tree does not "
+                         f"window of {window} tokens, which prompt_tree does not "
                          f"apply, and the longest prompt plus max_new_tokens is {tokens} "
                          f"tokens; ask without groups (eval.mode=closed_book) or shorten the "
                          f"prompts")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline.records import CLOZE_MASK, format_name
+from joule.records import CLOZE_MASK, format_name
 
 OPTION_LETTERS = "ABCD"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.parsers import expat
 
-from pipeline.errors import JouleError
+from joule.errors import JouleError
 
 CHUNK_BYTES = 1 << 16  # bytes of (decompressed) XML fed to expat at a time
 

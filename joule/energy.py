@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.errors import JouleError
+from joule.errors import JouleError
 
 ESTIMATE_FORMULA = "energy_j = cpu_time_s * cpu_tdp_w / cpu_package_cores"
 

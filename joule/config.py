@@ -4,7 +4,7 @@ Two ways in, one config out:
 - `python -m pipeline.<stage> key=value group=option`: Hydra composes `conf/config.yaml` with the
   overrides (full override grammar, `-m` multirun, `--cfg job`).
 - `python -m pipeline.<stage> --params params.yaml key=value`: the already composed config that
-  DVC tracks (written by `python -m pipeline.config` or by `dvc exp run`), plus dotted overrides.
+  DVC tracks (written by `python -m joule.config` or by `dvc exp run`), plus dotted overrides.
   dvc.yaml uses this form so DVC's view of the config and the stage's are the same file.
 """
 
@@ -19,7 +19,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from pipeline.errors import JouleError
+from joule.errors import JouleError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -59,7 +59,7 @@ def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     """Load a composed config file and apply `key=value` overrides; unknown keys are errors."""
     path = Path(path)
     if not path.is_file():
-        raise JouleError(f"config file {path} does not exist (run `python -m pipeline.config`)")
+        raise JouleError(f"config file {path} does not exist (run `python -m joule.config`)")
     cfg = OmegaConf.load(path)
     OmegaConf.set_struct(cfg, True)
     for item in overrides:
@@ -142,7 +142,7 @@ def run(stage: Callable[[DictConfig], object]) -> None:
 
 
 def main() -> None:
-    """`python -m pipeline.config [overrides] [--out params.yaml]`: write the composed config."""
+    """`python -m joule.config [overrides] [--out params.yaml]`: write the composed config."""
     argv = sys.argv[1:]
     out = None
     if "--out" in argv:

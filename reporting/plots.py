@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
-from pipeline.report_figures import Figures  # noqa: E402
+from reporting.figures import Figures  # noqa: E402
 
 _DPI = 110
 

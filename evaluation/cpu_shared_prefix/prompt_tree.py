@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
-from train.kv_cache import ReservedCache
+from evaluation.cpu_shared_prefix.kv_cache import ReservedCache
 
 
 @dataclass(frozen=True)

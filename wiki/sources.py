@@ -16,8 +16,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.errors import JouleError
-from pipeline.wiki.dump import Progress, RawPage, read_dump
+from joule.errors import JouleError
+from wiki.dump import Progress, RawPage, read_dump
 
 SOURCES = ("wiki_dump", "wiki_hf", "jsonl")
 

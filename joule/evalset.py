@@ -12,8 +12,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.config import project_path
-from pipeline.errors import JouleError
+from joule.config import project_path
+from joule.errors import JouleError
 
 
 def _from_squad_json(path: Path) -> list[dict]:

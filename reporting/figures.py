@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import JouleError
-from pipeline.io import read_json
+from joule.errors import JouleError
+from joule.io import read_json
 
 # Equal F1s compare equal although computed in different files (floating point sums).
 _F1_TOLERANCE = 1e-9
@@ -73,7 +73,7 @@ class Row:
     name: str
     baseline: bool
     tokens: int
-    training_flops: int          # counted from parameters and tokens (pipeline/flops.py)
+    training_flops: int          # counted from parameters and tokens (joule/flops.py)
     training_j: float
     training_source: str
     data_j: float

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from mwparserfromhell.wikicode import Wikicode
 
-from pipeline.wiki.clean import template_name
-from pipeline.wiki.dump import RawPage
+from wiki.clean import template_name
+from wiki.dump import RawPage
 
 SKIP_REASONS = ("namespace", "redirect", "disambiguation", "too_short")
 

@@ -1,0 +1,1 @@
+"""Evaluation: generation engines behind one interface and the SQuAD metric."""

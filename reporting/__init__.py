@@ -1,0 +1,1 @@
+"""The energy-to-accuracy report: figures from the metrics files, plots, Markdown/HTML."""
