@@ -31,24 +31,35 @@ class Curated:
 
 
 def build_steps(curriculum: DictConfig) -> list[Step]:
-    """Instantiate the `steps:` list of a curriculum config (each item has `_target_`)."""
+    """Instantiate a curriculum's `steps:`, a mapping of step name -> config with `_target_`,
+    in file order. The key is the step's name (in drop reasons and stats) and the address of its
+    knobs (`curricula.<name>.steps.<step>.<knob>`), so inserting a step retargets nothing; a
+    derived curriculum (`defaults: [curated]`) overrides a step by its key or removes it with
+    `<step>: null`. Errors name the curriculum and the step key."""
     name = curriculum.get("name", "?")
     steps_cfg = curriculum.get("steps")
     if not steps_cfg:
-        raise JouleError(f"curriculum {name!r} has no `steps:` list")
+        raise JouleError(f"curriculum {name!r} has no `steps:`")
+    if not isinstance(steps_cfg, DictConfig):
+        raise JouleError(f"curriculum {name!r}: `steps:` must be a mapping of step name -> "
+                         "config (`steps: {mix: {_target_: curricula.mix.Mix, ...}}`), not a list")
     steps = []
-    for i, item in enumerate(steps_cfg):
-        if "_target_" not in item:
-            raise JouleError(f"curriculum {name!r}: steps[{i}] has no `_target_`")
+    for key, item in steps_cfg.items():
+        if item is None:          # removed by a derived curriculum
+            continue
+        if not isinstance(item, DictConfig) or "_target_" not in item:
+            raise JouleError(f"curriculum {name!r}: steps.{key} has no `_target_`")
         try:
-            step = hydra.utils.instantiate(item, _convert_="all")
+            step = hydra.utils.instantiate(item, _convert_="all", name=item.get("name", key))
         except Exception as exc:   # hydra wraps import/argument errors in its own types
-            raise JouleError(f"curriculum {name!r}: steps[{i}] ({item._target_}) cannot be "
+            raise JouleError(f"curriculum {name!r}: steps.{key} ({item._target_}) cannot be "
                              f"built: {exc}") from exc
         if not isinstance(step, Step):
-            raise JouleError(f"curriculum {name!r}: steps[{i}] ({item._target_}) is not a "
+            raise JouleError(f"curriculum {name!r}: steps.{key} ({item._target_}) is not a "
                              "curricula.base.Step")
         steps.append(step)
+    if not steps:
+        raise JouleError(f"curriculum {name!r}: every step is removed")
     names = [s.name for s in steps]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:

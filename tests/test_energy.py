@@ -14,10 +14,10 @@ import zeus.device.cpu as zeus_cpu
 import zeus.device.gpu as zeus_gpu
 from zeus.device.cpu.common import CPU, CpuDramMeasurement, CPUs
 
+from joule import energy
 from joule.config import compose
 from joule.energy import CpuPower, EnergyMeter, cpu_power, lookup_tdp, meter_from_config
 from joule.errors import JouleError
-from joule import energy
 
 
 @pytest.fixture
