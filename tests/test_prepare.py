@@ -234,12 +234,18 @@ def test_real_sample_about_a_hundred_articles(sample_run):
     assert metrics["skipped"]["redirect"] > 50 and metrics["skipped"]["disambiguation"] > 0
     assert {"Anarchism", "Albedo", "Aristotle"} <= {r["title"] for r in rows}
     assert len({r["id"] for r in rows}) == len(rows)
+    # sentences with a template nothing renders (mostly TeX formulas) are dropped and counted
+    assert metrics["sentences_dropped_unrendered_template"] >= sum(
+        metrics["unrendered_templates_top"].values()) > 0
+    assert metrics["disambiguation_by"]["template"] + metrics["disambiguation_by"]["title"] == (
+        metrics["skipped"]["disambiguation"])
 
 
 def test_real_sample_has_no_markup_and_valid_sections(sample_run):
     _, rows = sample_run
     for row in rows:
-        for mark in MARKUP + ("<ref", "</", "&nbsp;", "\n\n\n", "[http", "thumb|"):
+        for mark in MARKUP + ("<ref", "</", "&nbsp;", "\n\n\n", "[http", "thumb|", "\ue000",
+                              "\ue001", "\ue002"):
             assert mark not in row["text"], (row["title"], mark)
         sections = row["sections"]
         assert sections[0]["title"] == "" and sections[0]["level"] == 1

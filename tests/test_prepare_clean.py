@@ -88,7 +88,7 @@ def test_lists_are_dropped_unless_asked_for():
     ("In ''Iliad'''s words.", "In Iliad's words."),                   # possessive after italics
     ("Rock '''''and''''' roll.", "Rock and roll."),
     ("x<sup>2</sup> and H<sub>2</sub>O", "x2 and H2O"),
-    ("A <math>x^2</math> B <gallery>a.jpg|c</gallery> C.", "A B C."),
+    ("A <math>x^2</math> B <gallery>a.jpg|c</gallery> C.", "A x^2 B C."),  # plain formula
     ("Paris ({{IPA|/p/}}; French) is big.", "Paris (French) is big."),
     ("Paris ({{IPA|/p/}}) is big.", "Paris is big."),
     ("{{lang|fr|Bonjour}} and {{nowrap|5 km}} and {{convert|3|to|4|m}}.",

@@ -6,17 +6,20 @@ import bz2
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-HEADER = """\
-<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="en">
-  <siteinfo>
-    <sitename>Wikipedia</sitename>
-    <namespaces>
-      <namespace key="0" case="first-letter" />
-      <namespace key="4" case="first-letter">Wikipedia</namespace>
-      <namespace key="14" case="first-letter">Category</namespace>
-    </namespaces>
-  </siteinfo>
-"""
+ENGLISH_NAMESPACES = {4: "Wikipedia", 14: "Category"}
+
+
+def header(namespaces: dict[int, str] = ENGLISH_NAMESPACES, lang: str = "en") -> str:
+    """The `<mediawiki>` opening and `<siteinfo>` with these namespaces (key -> name)."""
+    rows = "".join(f'      <namespace key="{k}" case="first-letter">{escape(v)}</namespace>\n'
+                   for k, v in namespaces.items())
+    return (f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" '
+            f'xml:lang="{lang}">\n  <siteinfo>\n    <sitename>Wikipedia</sitename>\n'
+            f'    <namespaces>\n      <namespace key="0" case="first-letter" />\n{rows}'
+            f'    </namespaces>\n  </siteinfo>\n')
+
+
+HEADER = header()
 
 ARTICLE = ("'''{title}''' is a small [[town]] in the [[Example Valley|valley]] of nowhere. "
            "It has a river, a bridge and a market that opens on Sundays.<ref>A source.</ref>\n\n"
@@ -35,9 +38,9 @@ def page_xml(title: str, text: str, page_id: int, ns: int = 0,
             f"    </revision>\n  </page>\n")
 
 
-def dump_xml(pages: list[dict]) -> str:
-    """A whole export: `pages` are keyword arguments of `page_xml`."""
-    return HEADER + "".join(page_xml(**p) for p in pages) + "</mediawiki>\n"
+def dump_xml(pages: list[dict], head: str = HEADER) -> str:
+    """A whole export: `pages` are keyword arguments of `page_xml`; `head` from `header()`."""
+    return head + "".join(page_xml(**p) for p in pages) + "</mediawiki>\n"
 
 
 def articles(n: int, start_id: int = 1) -> list[dict]:
@@ -46,9 +49,9 @@ def articles(n: int, start_id: int = 1) -> list[dict]:
             for i in range(start_id, start_id + n)]
 
 
-def write_dump(path: Path, pages: list[dict]) -> Path:
+def write_dump(path: Path, pages: list[dict], head: str = HEADER) -> Path:
     """Write an export, bz2-compressed when `path` ends in .bz2."""
-    data = dump_xml(pages).encode()
+    data = dump_xml(pages, head).encode()
     # level 1: 100 kB blocks, so a few hundred pages already span several blocks
     path.write_bytes(bz2.compress(data, compresslevel=1) if path.suffix == ".bz2" else data)
     return path

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
 
@@ -28,6 +28,8 @@ class RawPage:
     """One page as the source gives it, before cleaning.
 
     `markup` is "wikitext" (dump, jsonl) or "plain" (already plain text, e.g. HF wikipedia).
+    `namespaces`: the wiki's namespace names -> numbers, from the dump's `<siteinfo>` header
+    (one mapping shared by every page of the dump); None where the source has no header.
     """
 
     id: str
@@ -36,6 +38,7 @@ class RawPage:
     redirect: bool
     text: str
     markup: str = "wikitext"
+    namespaces: Mapping[str, int] | None = field(default=None, compare=False, repr=False)
 
 
 class _EntityDeclared(Exception):
@@ -73,7 +76,8 @@ class _PageBuilder:
     """expat handlers that assemble `RawPage`s from element events.
 
     Only text under the paths we need is kept; everything else (contributors, comments,
-    siteinfo apart from namespace names) is ignored as it streams past.
+    siteinfo apart from namespace names) is ignored as it streams past. The `<namespaces>`
+    header is read before the first page, so every page carries the full mapping.
     """
 
     _FIELDS = {
@@ -142,7 +146,8 @@ class _PageBuilder:
         self.progress.pages += 1
         self.progress.last_title = title
         self.ready.append(RawPage(id=page.get("id", ""), title=title, ns=ns,
-                                  redirect=page["redirect"], text=page["text"]))
+                                  redirect=page["redirect"], text=page["text"],
+                                  namespaces=self.namespaces or None))
 
 
 def _refuse_entity(name, *_args) -> None:
