@@ -89,8 +89,13 @@ def test_lists_are_dropped_unless_asked_for():
     ("Rock '''''and''''' roll.", "Rock and roll."),
     ("x<sup>2</sup> and H<sub>2</sub>O", "x2 and H2O"),
     ("A <math>x^2</math> B <gallery>a.jpg|c</gallery> C.", "A x^2 B C."),  # plain formula
-    ("Paris ({{IPA|/p/}}; French) is big.", "Paris (French) is big."),
-    ("Paris ({{IPA|/p/}}) is big.", "Paris is big."),
+    ("Paris ({{IPA-fr|paʁi}}; French) is big.", "Paris (French) is big."),  # a pronunciation
+    ("Paris ({{IPAc-en|ˈ|p|æ|r|ɪ|s}}) is big.", "Paris is big."),
+    ("Vowels such as {{IPA|[a]}} and {{IPA|[e]}}.", "Vowels such as [a] and [e]."),  # the subject
+    ("Albert ({{IPAc-en|a}}<ref>x</ref>; {{IPA-de|b}}; 14 March 1879) was.", "Albert (14 March "
+     "1879) was."),
+    ("Albania ({{IPA-sq|a}}, {{IPA-sq|b}}) is. Shqipëria (Republika{{efn|x}}; {{IPA-sq|c}}) is.",
+     "Albania is. Shqipëria (Republika) is."),
     ("{{lang|fr|Bonjour}} and {{nowrap|5 km}} and {{convert|3|to|4|m}}.",
      "Bonjour and 5 km and 3 to 4 m."),
     ("Text<ref>''unbalanced</ref> more.", "Text more."),

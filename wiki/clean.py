@@ -99,8 +99,10 @@ _ABBREVIATIONS = frozenset({
 })
 _INITIALISM = re.compile(r"(?:\w\.)+\w")
 
-_EMPTY_BRACKETS = re.compile(r"\(\s*[,;:]?\s*\)|\[\s*\]")
-_OPEN_PAREN_JUNK = re.compile(r"\(\s*[,;:]?\s*")
+# What a cut pronunciation or footnote leaves in an aside: "( ; ; born 1879)", "(Shqipëri ;)".
+_EMPTY_BRACKETS = re.compile(r"\((?:\s*[,;:])*\s*\)|\[\s*\]")
+_OPEN_PAREN_JUNK = re.compile(r"\((?:\s*[,;:])*\s*")
+_CLOSE_PAREN_JUNK = re.compile(r"(?:\s*[,;:])+\s*\)")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
 _ALNUM = re.compile(r"\w")
 _QUOTE_RUN = re.compile(r"'{2,}")
@@ -343,6 +345,7 @@ def _tidy(text: str) -> str:
     """Collapse whitespace and the holes cut markup leaves ("word ." and "( ; born)")."""
     text = _EMPTY_BRACKETS.sub("", text)
     text = _OPEN_PAREN_JUNK.sub("(", text)
+    text = _CLOSE_PAREN_JUNK.sub(")", text)
     text = " ".join(text.split())
     return _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
 

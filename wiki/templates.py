@@ -148,12 +148,15 @@ RENDERERS: dict[str, Renderer] = {
     "transliteration": _arg(-1), "ill": _ill, "interlanguage link": _ill,
     "interlanguage link multi": _ill, "illm": _ill,
     "korean": _named_or_first, "zh": _named_or_first,
-    "script": _arg(1), "lit": lambda a, k: f'lit. "{a[0]}"' if a and a[0] else None,
+    "script": _arg(1),
+    "ipa": _arg(-1),  # {{IPA|[a]}}: a transcription that is what the sentence is about
+    "lit": lambda a, k: f'lit. "{a[0]}"' if a and a[0] else None,
     "literally": lambda a, k: f'lit. "{a[0]}"' if a and a[0] else None, "nobold": _arg(0),
     "noitalic": _arg(0), "spaces": _const(" "), "keypress": _joined(" + "),
     # formatting that wraps words
     "nowrap": _arg(0), "nobr": _arg(0), "small": _arg(0), "smaller": _arg(0), "big": _arg(0),
-    "larger": _arg(0), "resize": _arg(-1), "smallcaps": _arg(0), "sc": _arg(0), "abbr": _arg(0),
+    "larger": _arg(0), "large": _arg(0), "resize": _arg(-1), "smallcaps": _arg(0), "sc": _arg(0),
+    "abbr": _arg(0),
     "abbrlink": _arg(0), "em": _arg(0), "strong": _arg(0), "var": _arg(0), "mvar": _arg(0),
     "math": _arg(0), "tooltip": _arg(0), "vanchor": _arg(0), "visible anchor": _arg(0),
     "sic": _joined(""), "not a typo": _joined(""), "as written": _joined(""),
@@ -208,7 +211,8 @@ WORDLESS_NAMES = frozenset({
     "weasel inline", "when?", "where", "where?", "why", "why?", "how", "how?",
     "qualify evidence", "dubious-inline", "fv",
 })
-_WORDLESS_PREFIXES = ("cite ", "sfn", "efn", "harv", "ipa", "ipac", "citation needed ",
+# "ipa-", "ipac-": pronunciation guides ("French pronunciation: [paʁi]") in a lead's aside.
+_WORDLESS_PREFIXES = ("cite ", "sfn", "efn", "harv", "ipa-", "ipac-", "citation needed ",
                       "refn", "reflist", "ref ", "notelist", "#tag:ref")
 
 _BLOCK_NAMES = frozenset({

@@ -2,13 +2,15 @@
 
 `str.split()` counts a Chinese or Japanese paragraph as one or two "words", so a length limit in
 words would drop every such page. The rule here: characters of a script written without spaces
-between words count as `1 / CHARS_PER_WORD[script]` words each (an estimate: average word lengths
+between words count as 1/(characters per word) words each (an estimate: average word lengths
 of ~1.5 characters for Chinese and Japanese, ~4 for Thai, Lao, Khmer and Burmese); everything else
 counts one word per whitespace-separated token that has a character outside those scripts and
 their punctuation (so a spaced text counts exactly as `len(text.split())`).
 """
 
 from __future__ import annotations
+
+import re
 
 # (first, last) code points of each script written without spaces, and its characters per word.
 _UNSPACED_RANGES = (
@@ -24,7 +26,9 @@ _UNSPACED_RANGES = (
     (0x1780, 0x17FF, 4.0),    # Khmer
     (0x1000, 0x109F, 4.0),    # Myanmar
 )
-CHARS_PER_WORD = {"cjk": 1.5, "southeast_asian": 4.0}
+# Any character of those scripts: text without one (most of it) is counted by `str.split`.
+_ANY_UNSPACED = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b, _ in _UNSPACED_RANGES)
+                           + "]")
 
 
 def _unspaced_weight(char: str) -> float:
@@ -45,6 +49,8 @@ def _cjk_punctuation(char: str) -> bool:
 
 def count_words(text: str) -> int:
     """Words in `text`, rounded: whitespace tokens, plus the estimate above for unspaced scripts."""
+    if not _ANY_UNSPACED.search(text):
+        return len(text.split())
     words = 0.0
     for token in text.split():
         unspaced = 0.0
@@ -61,6 +67,8 @@ def count_words(text: str) -> int:
 
 def unspaced_share(text: str) -> float:
     """Share of the letters of `text` in scripts written without spaces (0.0 for no letters)."""
+    if not _ANY_UNSPACED.search(text):
+        return 0.0
     letters = [c for c in text if c.isalnum()]
     if not letters:
         return 0.0
