@@ -226,10 +226,14 @@ _BLOCK_NAMES = frozenset({
     "cleanup", "copy edit", "notability", "globalize", "technical", "weasel", "peacock",
     "expand section", "empty section", "coord missing", "geobox", "chembox", "drugbox",
     "track listing", "episode list", "football box", "location map", "reflist", "notelist",
+    "hatnote", "selfref", "self reference", "self-reference", "dablink", "further information",
+    "main article", "main list", "broader", "persondata", "taxonbar", "spoken wikipedia",
+    "subject bar", "sister project links", "pp", "protection padlock", "lifetime", "toc limit",
 })
 _BLOCK_PREFIXES = ("infobox", "taxobox", "automatic taxobox", "speciesbox", "subspeciesbox",
                    "navbox", "sidebar", "short description", "use ", "engvar", "pp-", "s-",
-                   "col-", "election box", "cleanup ", "expand ", "wikiproject")
+                   "col-", "election box", "cleanup ", "expand ", "wikiproject", "redirect",
+                   "about-", "other ", "for-", "distinguish", "see also", "main ", "toc ")
 _BLOCK_SUFFIXES = ("-stub", " stub", "navbox", " sidebar", " infobox", " portal bar", " footer",
                    " header", " topics")
 
