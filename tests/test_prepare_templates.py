@@ -139,6 +139,11 @@ def test_templates_between_paragraphs_or_after_a_sentence_drop_nothing():
     assert not page.unrendered
 
 
+def test_a_multi_line_template_inside_a_sentence_takes_the_sentence():
+    page = clean("Fine here. He lived in {{Place\n|Leiden}} for years. Also fine.")
+    assert page.text == "Fine here. Also fine." and page.unrendered == {"place": 1}
+
+
 def test_a_formula_standing_on_its_own_line_takes_its_sentence():
     page = clean("Other words. The albedo is:\n:<math>A = \\frac{a}{b}</math>,\nwhere a is "
                  "light.\n\nNext paragraph.")

@@ -363,13 +363,21 @@ class _Plain:
         self.in_ref = False
         self.site = site
         self.unrendered: list[str] = []  # names of the templates cut where a hole is marked
+        self.tail = "\n"  # the last non-blank character walked so far: "\n" at a line start
 
     def hole(self, name: str) -> str:
         self.unrendered.append(name)
         return f"\ue001{len(self.unrendered) - 1}\ue002"
 
     def __call__(self, nodes) -> str:
-        return "".join(self.node(n) for n in nodes)
+        out = []
+        for n in nodes:
+            text = self.node(n)
+            out.append(text)
+            shown = text.rstrip(" \t")
+            if shown:
+                self.tail = shown[-1]
+        return "".join(out)
 
     def node(self, node) -> str:
         if isinstance(node, Text):
@@ -453,8 +461,8 @@ class _Plain:
         if kind in (templates.WORDLESS, templates.BLOCK):
             return ""
         if kind == templates.UNKNOWN:
-            if "\n" in str(template).strip():  # spans lines: an infobox-like block
-                return ""
+            if self.tail == "\n" and "\n" in str(template).strip():
+                return ""  # starts a line and spans lines: an infobox-like block
             return self.hole(name.split(":", 1)[0])
         args = [self(p.value.nodes).strip() for p in template.params if not p.showkey]
         named = {str(p.name).strip().lower(): self(p.value.nodes).strip()
