@@ -118,21 +118,40 @@ def code_version() -> str:
     return h.hexdigest()
 
 
+def content_digest(directory: Path) -> str:
+    """sha256 over every file under `directory` (relative path and bytes, in path order): the
+    base model's weights, config and tokenizer files by content, so new weights of the same
+    shapes are a different model. Not cached: hashing the 135M model's ~0.5 GB takes about a
+    second, small beside any training run."""
+    h = hashlib.sha256()
+    for file in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
+        h.update(str(file.relative_to(directory)).encode() + b"\0")
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+# Keys that change speed, not the trained adapter: a run may resume under other values.
+SPEED_KEYS = ("threads",)
+
+
 def fingerprint(cfg: DictConfig, examples, plan: Plan) -> str:
-    """What a resumable run depends on: train config, seed, token ids, batch plan, base model,
-    training code (`code_version`)."""
+    """What a resumable run depends on, by content: train config (speed knobs aside), seed, the
+    curriculum's token ids and labels, the batch plan, the base model's files
+    (`content_digest`) and the training code and library versions (`code_version`)."""
     h = hashlib.sha256()
     h.update(code_version().encode())
-    h.update(json.dumps(OmegaConf.to_container(cfg.train, resolve=True), sort_keys=True).encode())
+    train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
+    for key in SPEED_KEYS:
+        train_cfg.pop(key, None)
+    h.update(json.dumps(train_cfg, sort_keys=True).encode())
     h.update(str(cfg.seed).encode())
     for ids, labels in examples:
         h.update(json.dumps([ids, labels]).encode())
     h.update(json.dumps([[[[c.example, c.start, c.end] for c in row] for row in b]
                          for b in plan.batches]).encode())
-    base = Path(cfg.model.dir)
-    for file in sorted(base.glob("*.json")) + sorted(base.glob("*.safetensors")):
-        h.update(file.name.encode())
-        h.update(str(file.stat().st_size).encode())
+    h.update(content_digest(Path(cfg.model.dir)).encode())
     return h.hexdigest()
 
 
@@ -169,10 +188,16 @@ def train_lora(cfg: DictConfig, model, tokenizer, examples, plan: Plan, work_dir
     stamp = work_dir / "fingerprint"
     print_ = fingerprint(cfg, examples, plan)
     if stamp.is_file() and stamp.read_text() != print_:
+        if is_main_process():
+            print(f"train: {work_dir} holds a run of other inputs (data, base model, config or "
+                  "code changed): starting afresh")
         shutil.rmtree(work_dir)   # the data, model or config changed: old state is not ours
     work_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(print_)
     resume_from, resumed = resumable_checkpoint(trainer_dir, export_dir)
+    if resume_from is not None and is_main_process():
+        print(f"train: resuming from step {resumed['step']} of {len(plan.steps)} "
+              f"({resume_from})")
 
     n_params = matmul_params(model)             # frozen base: counted before adapters are added
     n_head = head_params(model)
