@@ -52,6 +52,20 @@ def project_path(path: str | Path, root: Path = PROJECT_ROOT) -> Path:
     return here
 
 
+def derive(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> DictConfig:
+    """Keys that follow from others given on the command line, the same on both entry points:
+    an `eval.path=<file>` override without `eval.name=` names the eval set after the file's stem
+    (`my_squad.json` -> `my_squad`), so metrics and predictions do not carry the default set's
+    name. (`dvc exp run -S eval.path=...` composes params.yaml without this: add `-S
+    eval.name=...` there.)"""
+    keys = {item.split("=", 1)[0].lstrip("+~") for item in overrides}
+    if "eval.path" in keys and "eval.name" not in keys and "eval" in cfg:
+        path = cfg.eval.get("path")
+        if path:
+            cfg.eval.name = Path(str(path)).name.split(".")[0] or str(path)
+    return cfg
+
+
 def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """Compose `conf/config.yaml` with Hydra overrides and coerce it to the schema.
 
@@ -63,9 +77,11 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     from hydra.core.global_hydra import GlobalHydra
 
     if GlobalHydra.instance().is_initialized():
-        return validate(hydra_compose(config_name="config", overrides=list(overrides)))
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return validate(hydra_compose(config_name="config", overrides=list(overrides)))
+        cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    else:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    return validate(derive(cfg, overrides))
 
 
 def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
@@ -106,7 +122,7 @@ def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
             OmegaConf.update(cfg, key, value, merge=True, force_add=add)
         except (OmegaConfBaseException, KeyError) as exc:
             raise JouleError(f"unknown config key {key!r} in override {item!r} ({path})") from exc
-    return validate(cfg)
+    return validate(derive(cfg, overrides))
 
 
 def check_params(path: str | Path) -> None:
@@ -172,9 +188,14 @@ def run(stage: Callable[[DictConfig], object]) -> None:
     anything else is a bug and keeps its traceback.
     """
     argv = sys.argv[1:]
+    params_mode = argv[:1] == ["--params"]
 
     def guarded(cfg: DictConfig) -> None:
         try:
+            if not params_mode:
+                from hydra.core.hydra_config import HydraConfig
+
+                derive(cfg, list(HydraConfig.get().overrides.task))
             stage(validate(cfg))
         except JouleError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -202,3 +202,12 @@ def test_curriculum_outside_the_experiment_composes_under_hydra(monkeypatch, tmp
     monkeypatch.setattr(sys, "argv", ["stage", "curriculum=mine"])
     run(lambda cfg: seen.append(curriculum_config(cfg)))
     assert list(seen[0].steps) == list(compose().curricula.curated.steps)
+
+
+def test_custom_eval_path_is_named_after_its_file(monkeypatch, tmp_path):
+    overrides = ["eval.path=data/my_squad.json"]
+    assert compose(overrides).eval.name == "my_squad"
+    assert _through_hydra(monkeypatch, overrides).eval.name == "my_squad"
+    assert _through_params(monkeypatch, tmp_path, overrides).eval.name == "my_squad"
+    assert compose(overrides + ["eval.name=mine"]).eval.name == "mine"
+    assert compose().eval.name == "xquad_en"

@@ -270,3 +270,18 @@ def test_resume_says_so(tiny_model, tmp_path, capsys):
     metrics = json.loads((tmp_path / "metrics" / "train" / "c.json").read_text())
     assert metrics["resumed_from_step"] > 0
     assert f"train: resuming from step {metrics['resumed_from_step']} of" in capsys.readouterr().out
+
+
+def test_accelerate_asking_for_processes_it_cannot_start_is_refused(monkeypatch):
+    """`accelerate launch --num_processes 4` without GPUs starts one process (MASTER_ADDR set,
+    no WORLD_SIZE): refused rather than training alone without a word."""
+    from train.loop import world_size
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    assert world_size() == 1
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    with pytest.raises(JouleError, match="accelerate found no GPUs"):
+        world_size()
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert world_size() == 4

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from joule.errors import JouleError
 from joule.flops import head_params, lora_training_flops, matmul_params
 from joule.io import read_json
 from train.callbacks import META_FILE, TokenMarkCheckpoints
@@ -36,7 +37,17 @@ from train.data import PackedBatches, Plan, labelled_tokens_after, unwrap
 
 
 def world_size() -> int:
-    """Processes taking part (1 unless started by `accelerate launch` / torchrun)."""
+    """Processes taking part (1 unless started by `accelerate launch` / torchrun).
+
+    `accelerate launch --num_processes N` on a machine where accelerate finds no GPU (and no
+    `--multi_cpu`) starts one plain process with `MASTER_ADDR` set but no `WORLD_SIZE`: that
+    would train alone while N were asked for, so it is a `JouleError` instead.
+    """
+    if "WORLD_SIZE" not in os.environ and os.environ.get("MASTER_ADDR"):
+        raise JouleError("several processes were asked for (MASTER_ADDR is set) but this one "
+                         "runs alone (no WORLD_SIZE): accelerate found no GPUs. On a CPU-only "
+                         "machine run `python -m pipeline.train` (one process uses every core) "
+                         "or `accelerate launch --multi_cpu ...`")
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
