@@ -3,8 +3,9 @@
 Ordinary use writes byte code and tool caches into the code directories that stages depend on
 (`train`, `rewriters`, `wiki`...); `.dvcignore` keeps them out of DVC's hashes. Checked on a
 `git clone` of the committed tree: compiling the code (what an import with byte code on
-writes) must not change DVC's hash of any code dependency. Whether `dvc.lock` matches the committed code is a
-property of a finished `dvc repro`, so that check runs in `.ci/run` (JOULE_CHECK_DVC_LOCK=1).
+writes) must not change DVC's hash of any code dependency. Whether `dvc.lock` matches the
+committed code is a property of a finished `dvc repro`, so that check runs in `.ci/run`
+(JOULE_CHECK_DVC_LOCK=1).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _dvc() -> str:
 
 
 def code_dep_status(repo: Path) -> dict[str, dict[str, str]]:
-    """`dvc status` of every dependency that git tracks (code, not data): {stage: {path: status}}."""
+    """`dvc status` of every git-tracked dependency (code, not data): {stage: {path: status}}."""
     tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True,
                              check=True).stdout.splitlines()
 
