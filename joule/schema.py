@@ -178,23 +178,24 @@ class OneOf(Type):
         raise Invalid(self.describe())
 
 
+# Choices are declared only where no stage checks them itself: a stage's own check (corpus and
+# model sources, dtypes) names what it supports, and other options are added there.
 PATH = Str(nullable=True)
-SOURCES = ("wiki_dump", "wiki_hf", "jsonl")
 
 SCHEMA: dict[str, dict[str, Type]] = {
     "": {"data_dir": Str(), "metrics_dir": Str(), "reports_dir": Str(), "seed": Int(min=0),
          "curriculum": Str()},
     "corpus": {
-        "source": Str(choices=SOURCES), "path": PATH, "package": PATH, "package_file": PATH,
+        "source": Str(), "path": PATH, "package": PATH, "package_file": PATH,
         "markup": Str(choices=("wikitext", "plain")), "dataset": Str(), "config_name": Str(),
         "split": Str(), "max_pages": Int(min=1, nullable=True), "min_words": Int(min=0),
         "keep_lists": Bool(), "pages_per_shard": Int(min=1),
     },
     "rewrite": {"spacy_model": Str(), "batch_size": Int(min=1), "n_process": Int(min=1),
                 "max_chars_per_parse": Int(min=1)},
-    "model": {"name": Str(nullable=True), "source": Str(choices=("gguf_package", "hub_or_path")),
+    "model": {"name": Str(nullable=True), "source": Str(),
               "package": PATH, "gguf_file": PATH, "id_or_path": PATH, "dir": Str(),
-              "dtype": Str(choices=("float32", "bfloat16", "float16"))},
+              "dtype": Str()},
     "train": {
         "lora.r": Int(min=1), "lora.alpha": Float(), "lora.dropout": Float(min=0.0),
         "lora.target_modules": OneOf(types=(Str(), List(item=Str()))),
@@ -209,7 +210,7 @@ SCHEMA: dict[str, dict[str, Type]] = {
         "name": Str(), "path": PATH, "hf_dataset": PATH, "hf_config": PATH, "hf_split": PATH,
         "max_questions": Int(min=1, nullable=True), "checkpoints": Str(choices=("all", "last")),
         "mode": Str(choices=("open_book", "closed_book")),
-        "dtype": Str(choices=("float32", "bfloat16", "float16")), "batch_size": Int(min=1),
+        "dtype": Str(), "batch_size": Int(min=1),
         "max_new_tokens": Int(min=1), "workers": Int(min=1, nullable=True),
         "threads": Int(min=1, nullable=True), "bootstrap_samples": Int(min=0),
         "predictions_dir": Str(),

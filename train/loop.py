@@ -104,7 +104,7 @@ def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: i
         activation_checkpointing_kwargs={"use_reentrant": False},
         bf16=precision == "bf16", fp16=precision == "fp16",
         # Trainer refuses bf16 without a GPU unless told to run on the CPU, where bf16 autocast
-        # uses the CPU's bf16 matmuls (avx512_bf16/AMX): ~1.8x fp32 here (benchmarks/train.py)
+        # uses the CPU's bf16 matmuls (avx512_bf16/AMX), faster than fp32 (docs/benchmarks.md)
         use_cpu=precision == "bf16" and not _has_gpu(),
         dataloader_num_workers=0, dataloader_pin_memory=False,
         report_to="none", disable_tqdm=True, remove_unused_columns=False,
@@ -132,8 +132,8 @@ def code_version() -> str:
 def content_digest(directory: Path) -> str:
     """sha256 over every file under `directory` (relative path and bytes, in path order): the
     base model's weights, config and tokenizer files by content, so new weights of the same
-    shapes are a different model. Not cached: hashing the 135M model's ~0.5 GB takes about a
-    second, small beside any training run."""
+    shapes are a different model. Not cached: one sequential read of the checkpoint per run is
+    small beside the training it guards."""
     h = hashlib.sha256()
     for file in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
         h.update(str(file.relative_to(directory)).encode() + b"\0")
