@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -72,7 +73,12 @@ def lora_model(model, tcfg: DictConfig, seed: int):
     # position_ids (records sharing a row would attend to each other) and `packed_sdpa` would
     # fall back to that `sdpa`.
     model.config.use_cache = False
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated `is_gradient_checkpointing` (peft_model.py): not a
+        # call of ours to fix, and the same FutureWarning on every run says nothing to a user
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
+                                category=FutureWarning)
+        return get_peft_model(model, config)
 
 
 def _has_gpu() -> bool:
