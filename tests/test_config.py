@@ -211,3 +211,14 @@ def test_custom_eval_path_is_named_after_its_file(monkeypatch, tmp_path):
     assert _through_params(monkeypatch, tmp_path, overrides).eval.name == "my_squad"
     assert compose(overrides + ["eval.name=mine"]).eval.name == "mine"
     assert compose().eval.name == "xquad_en"
+
+
+def test_project_params_yaml_takes_a_typed_override(monkeypatch):
+    """Issue 22: `python -m pipeline.prepare --params params.yaml corpus.min_words=2e1` was a
+    traceback; the project's params.yaml is also checked against conf/ on the way."""
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    seen = []
+    monkeypatch.setattr(sys, "argv", ["stage", "--params", str(PROJECT_ROOT / "params.yaml"),
+                                      "corpus.min_words=2e1", "corpus.keep_lists=no"])
+    run(lambda cfg: seen.append(cfg))
+    assert seen[0].corpus.min_words == 20 and seen[0].corpus.keep_lists is False
