@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Stage commands in dvc.yaml call `python`: make it this environment's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup params repro test smoke lint
+.PHONY: setup params repro test test-fast smoke lint
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ repro: params
 test: setup
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pipeline.smoke
+
+# The fast lane: tests marked slow (integration, and those over ~3 s: tests/conftest.py) left out.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -82,6 +82,8 @@ def main() -> None:
     stages = []
     for file in files:
         data = json.loads(file.read_text())
+        if not isinstance(data, dict):   # plot data (metrics/plots/*.json) is a list of rows
+            continue
         if isinstance(data.get("time_s"), (int, float)) and data["time_s"] > 0:
             reads = len(data.get("checkpoints", [])) if "train" in file.parts else 0
             stages.append((str(file), data["time_s"], reads))

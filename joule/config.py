@@ -6,20 +6,26 @@ Two ways in, one config out:
 - `python -m pipeline.<stage> --params params.yaml key=value`: the already composed config that
   DVC tracks (written by `python -m joule.config` or by `dvc exp run`), plus dotted overrides.
   dvc.yaml uses this form so DVC's view of the config and the stage's are the same file.
+  Overrides are parsed with Hydra's own override grammar, so `key=value` means the same here.
+
+Both ways then coerce every declared key to its type (`joule.schema`). The project's
+`params.yaml` must be what `conf/` composes (`make params`), except inside `dvc exp run`, which
+composes it itself from `conf/` and its `-S` overrides: a stale one is refused (`check_params`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import hydra
-import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from joule.errors import JouleError
+from joule.schema import validate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -46,33 +52,96 @@ def project_path(path: str | Path, root: Path = PROJECT_ROOT) -> Path:
     return here
 
 
+def derive(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> DictConfig:
+    """Keys that follow from others given on the command line, the same on both entry points:
+    an `eval.path=<file>` override without `eval.name=` names the eval set after the file's stem
+    (`my_squad.json` -> `my_squad`), so metrics and predictions do not carry the default set's
+    name. (`dvc exp run -S eval.path=...` composes params.yaml without this: add `-S
+    eval.name=...` there.)"""
+    keys = {item.split("=", 1)[0].lstrip("+~") for item in overrides}
+    if "eval.path" in keys and "eval.name" not in keys and "eval" in cfg:
+        path = cfg.eval.get("path")
+        if path:
+            cfg.eval.name = Path(str(path)).name.split(".")[0] or str(path)
+    return cfg
+
+
 def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """Compose `conf/config.yaml` with Hydra overrides, outside of `@hydra.main` (tests, tools)."""
+    """Compose `conf/config.yaml` with Hydra overrides and coerce it to the schema.
+
+    Works outside `@hydra.main` (tests, tools) and inside a stage started by it, where Hydra is
+    already initialised on `conf/` (a stage composing a curriculum that is not in its config).
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+    if GlobalHydra.instance().is_initialized():
+        cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    else:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    return validate(derive(cfg, overrides))
 
 
 def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """Load a composed config file and apply `key=value` overrides; unknown keys are errors."""
+    """Load a composed config file, apply `key=value` overrides, coerce it to the schema.
+
+    Values are parsed by Hydra's override parser (`2e1` is 20.0, `no` is 'no', `null` is None,
+    `[a,b]` a list), exactly as on the Hydra entry point; `+key=v` adds a key, `~key` removes
+    one. Unknown keys, sweeps and bad values are `JouleError`s naming the override.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
     path = Path(path)
     if not path.is_file():
         raise JouleError(f"config file {path} does not exist (run `python -m joule.config`)")
     cfg = OmegaConf.load(path)
     OmegaConf.set_struct(cfg, True)
+    parser = OverridesParser.create()
     for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise JouleError(f"override {item!r} is not of the form key=value")
         try:
-            parsed = yaml.safe_load(value) if value else None
-            OmegaConf.update(cfg, key.lstrip("+"), parsed, merge=True,
-                             force_add=key.startswith("+"))
-        except (OmegaConfBaseException, yaml.YAMLError) as exc:
+            (override,) = parser.parse_overrides([item])
+        except HydraException as exc:
+            raise JouleError(f"override {item!r}: {str(exc).splitlines()[0]}") from None
+        key = override.key_or_group
+        if override.is_sweep_override():
+            raise JouleError(f"override {item!r} is a sweep: use -m without --params")
+        try:
+            if override.is_delete():
+                parent_key, _, leaf = key.rpartition(".")
+                parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+                if parent is None or leaf not in parent:
+                    raise KeyError(key)
+                with open_dict(parent):
+                    del parent[leaf]
+                continue
+            value = override.value()
+            add = override.is_add() or override.is_force_add()
+            OmegaConf.update(cfg, key, value, merge=True, force_add=add)
+        except (OmegaConfBaseException, KeyError) as exc:
             raise JouleError(f"unknown config key {key!r} in override {item!r} ({path})") from exc
-    return cfg
+    return validate(derive(cfg, overrides))
+
+
+def check_params(path: str | Path) -> None:
+    """Refuse the project's `params.yaml` when it is not what `conf/` composes.
+
+    `dvc repro` runs stages on params.yaml as it is; after an edit of `conf/` without
+    `make params` it would run on stale values. Inside `dvc exp run` (DVC sets
+    `DVC_EXP_NAME`) DVC has just composed params.yaml from `conf/` and the `-S` overrides, which
+    legitimately differ from `conf/`, so no check. Another file given to `--params` is the
+    caller's own and is not checked.
+    """
+    path = Path(path)
+    if os.environ.get("DVC_EXP_NAME") or path.resolve() != (PROJECT_ROOT / "params.yaml").resolve():
+        return
+    if path.read_text() != to_yaml(compose()):
+        raise JouleError(f"{path} is not what conf/ composes (conf/ was edited, or params.yaml "
+                         "by hand): run `make params` (or `python -m joule.config --out "
+                         "params.yaml`) and then `dvc repro`, or use `dvc exp run [-S key=value]`, "
+                         "which composes it from conf/")
 
 
 def to_yaml(cfg: DictConfig) -> str:
@@ -119,10 +188,15 @@ def run(stage: Callable[[DictConfig], object]) -> None:
     anything else is a bug and keeps its traceback.
     """
     argv = sys.argv[1:]
+    params_mode = argv[:1] == ["--params"]
 
     def guarded(cfg: DictConfig) -> None:
         try:
-            stage(cfg)
+            if not params_mode:
+                from hydra.core.hydra_config import HydraConfig
+
+                derive(cfg, list(HydraConfig.get().overrides.task))
+            stage(validate(cfg))
         except JouleError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(1)
@@ -132,6 +206,7 @@ def run(stage: Callable[[DictConfig], object]) -> None:
             print("error: --params needs a file", file=sys.stderr)
             sys.exit(2)
         try:
+            check_params(argv[1])
             cfg = load_params(argv[1], argv[2:])
         except JouleError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -163,9 +163,9 @@ def counter_hints() -> list[str]:
 def probe_counters() -> Counters:
     """Ask Zeus which energy counters exist; build a ZeusMonitor only if one does.
 
-    Importing `zeus.device` costs 0.15-0.5 s (it pulls in httpx and rich for its daemon client)
-    and `zeus.monitor` another second (scikit-learn); on a machine without any GPU device node
-    or RAPL directory neither is imported, which keeps the meter's cost per stage negligible.
+    Importing `zeus.device` and `zeus.monitor` is slow (they pull in httpx, rich, scikit-learn:
+    docs/benchmarks.md); on a machine without any GPU device node or RAPL directory neither is
+    imported, which keeps the meter's cost per stage negligible.
     """
     if not counter_hints():
         return Counters(None, None, None, [

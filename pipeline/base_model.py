@@ -28,6 +28,8 @@ def main(cfg: DictConfig) -> None:
             architecture=type(model).__name__,
             parameters=sum(p.numel() for p in model.parameters()),
             vocab_size=len(tokenizer))
+        run_.summary.update(wrote=cfg.model.dir, model=cfg.model.name,
+                            parameters=run_.metrics["parameters"])
 
 
 if __name__ == "__main__":

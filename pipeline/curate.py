@@ -92,6 +92,9 @@ def main(cfg: DictConfig) -> dict:
             per_format=per_format(result.records, ctx),
             budget=budget, budget_met=tokens_out == budget, short_by_tokens=budget - tokens_out,
         )
+        stage.summary.update(wrote=Path(cfg.data_dir) / "curricula" / name,
+                             records=f"{len(records)} -> {len(result.records)}",
+                             tokens=f"{tokens_out} of budget {budget}")
         if tokens_out != budget:
             stage.metrics["short_reason"] = (
                 budget_step.get("short_reason") if budget_step and budget_step.get("short_reason")

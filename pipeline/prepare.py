@@ -146,6 +146,8 @@ def main(cfg: DictConfig) -> dict:
                                  keep_lists=bool(require(cfg, "corpus.keep_lists")),
                                  pages_per_shard=pages_per_shard)
         stage.metrics.update(counts, source=source.description)
+        stage.summary.update(wrote=Path(cfg.data_dir) / "pages", pages_kept=counts["pages_kept"],
+                             pages_read=counts["pages_read"], words=counts["words"])
     return stage.metrics
 
 

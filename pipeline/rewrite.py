@@ -22,8 +22,10 @@ from pathlib import Path
 
 import hydra.utils
 import pyarrow as pa
+import pyarrow.parquet as pq
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
+from tqdm import tqdm
 
 from joule.config import require, run
 from joule.errors import JouleError
@@ -154,7 +156,10 @@ def main(cfg: DictConfig) -> dict:
         pairs = parsed_pages(nlp, read_pages(data_dir / "pages"), stats,
                              batch_size=int(rw.batch_size), n_process=int(rw.n_process),
                              max_chars=int(rw.max_chars_per_parse))
-        for page, doc in pairs:
+        n_pages = sum(pq.read_metadata(f).num_rows
+                      for f in sorted((data_dir / "pages").glob("*.parquet")))
+        # progress on a terminal only (disable=None): logs and DVC's output stay one line a stage
+        for page, doc in tqdm(pairs, total=n_pages, desc="rewrite", unit="page", disable=None):
             stats["pages"] += 1
             n_words = len(page["text"].split())
             words += n_words
@@ -195,6 +200,10 @@ def main(cfg: DictConfig) -> dict:
             spacy_model=rw.spacy_model, n_process=int(rw.n_process),
             **{k: stats[k] for k in ("pages_empty", "pages_without_entities", "pages_non_latin",
                                      "pages_parsed_in_pieces", "pages_without_any_record")})
+        stage.summary.update(wrote=data_dir / "records", pages=stage.metrics["pages"],
+                             records=sum(len(rows) for rows in records.values()),
+                             formats=len(records),
+                             words_per_s=stage.metrics["words_per_s"])
         return dict(stage.metrics)
 
 

@@ -70,6 +70,10 @@ def main(cfg: DictConfig, callbacks: Sequence = ()) -> None:
             flops=last["flops"], total_time_s=last["time_s"], total_energy_j=last["energy_j"],
             tokens_per_s=plan.total_tokens / last["time_s"] if last["time_s"] else 0.0,
             checkpoints=checkpoints, final=last["name"], **figures)
+        run_.summary.update(wrote=models_dir, checkpoints=len(checkpoints), tokens=last["tokens"],
+                            steps=figures["steps"], resumed_from_step=figures["resumed_from_step"],
+                            final_loss=figures["loss_curve"][-1]["loss"]
+                            if figures["loss_curve"] else "n/a")
     shutil.rmtree(work_dir, ignore_errors=True)   # done: nothing left to resume
 
 

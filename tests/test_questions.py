@@ -159,10 +159,17 @@ def test_ranking_keeps_the_best_per_sentence(nlp):
     assert list(found) == ["1783"]   # a named answer outranks noun chunks
 
 
-def test_odd_unicode_and_no_entities_do_not_crash(nlp, gen):
+def test_odd_unicode_and_no_entities_give_well_formed_questions_or_none(nlp, gen):
     for text in ("Ⅻ ☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ​\u200b text — naïve café.", "", "!!!", "the cat sat on the mat",
                  "Zürich’s Bahnhofstraße was built in 1867."):
-        ask(nlp, gen, text)
+        found, _ = ask(nlp, gen, text)
+        for answer, q in found.items():   # offsets index the text as it is (astral chars too)
+            assert text[q.answer_start:q.answer_end] == answer
+            assert q.question.endswith("?") and answer not in q.question
+        if not text.strip(" !"):
+            assert found == {}
+    found, _ = ask(nlp, gen, "Zürich’s Bahnhofstraße was built in 1867.")
+    assert "1867" in found and "Bahnhofstraße" in found["1867"].question
 
 
 def test_helpers():

@@ -233,3 +233,55 @@ def test_bf16_autocast_runs_on_the_cpu_when_there_is_no_gpu(tmp_path, monkeypatc
     assert args.bf16 and args.use_cpu
     fp32 = loop.training_arguments(compose(["train.mixed_precision=no"]).train, tmp_path, 2, 0)
     assert not fp32.bf16 and not fp32.use_cpu
+
+
+def test_new_base_weights_of_the_same_shapes_do_not_resume(tiny_model, tmp_path, capsys):
+    """Issue 22 kind 8: the fingerprint reads the base model's bytes, not names and sizes."""
+    from safetensors.torch import save_file
+
+    from pipeline.train import main
+
+    model_dir = tmp_path / "base"
+    shutil.copytree(tiny_model, model_dir)
+    cfg = _setup(tmp_path, model_dir, _records(10), "train.checkpoint_fractions=[0.5]")
+    with pytest.raises(KeyboardInterrupt):
+        main(cfg, callbacks=[Kill(2)])
+    weights = next(model_dir.glob("*.safetensors"))
+    size = weights.stat().st_size
+    tensors = load_file(str(weights))
+    name = next(k for k, v in tensors.items() if v.is_floating_point())
+    tensors[name] = tensors[name] + 0.01                   # same shape, same dtype
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+    assert weights.stat().st_size == size
+    main(cfg)
+    metrics = json.loads((tmp_path / "metrics" / "train" / "c.json").read_text())
+    assert metrics["resumed_from_step"] == 0
+    assert "starting afresh" in capsys.readouterr().out
+
+
+def test_resume_says_so(tiny_model, tmp_path, capsys):
+    from pipeline.train import main
+
+    cfg = _setup(tmp_path, tiny_model, _records(20), "train.checkpoint_fractions=[0.3,1.0]")
+    with pytest.raises(KeyboardInterrupt):
+        main(cfg, callbacks=[Kill(5)])
+    capsys.readouterr()
+    main(cfg)
+    metrics = json.loads((tmp_path / "metrics" / "train" / "c.json").read_text())
+    assert metrics["resumed_from_step"] > 0
+    assert f"train: resuming from step {metrics['resumed_from_step']} of" in capsys.readouterr().out
+
+
+def test_accelerate_asking_for_processes_it_cannot_start_is_refused(monkeypatch):
+    """`accelerate launch --num_processes 4` without GPUs starts one process (MASTER_ADDR set,
+    no WORLD_SIZE): refused rather than training alone without a word."""
+    from train.loop import world_size
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    assert world_size() == 1
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    with pytest.raises(JouleError, match="accelerate found no GPUs"):
+        world_size()
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert world_size() == 4

@@ -6,9 +6,7 @@ whole row, and with an explicit mask torch's CPU flash-attention kernel computes
 the row x row score matrix, forward and backward, the masked ones included. Run per record with
 `is_causal=True`, the kernel computes only the record's own block (all of it: it skips key
 blocks above the diagonal only past 512 keys): a row of 503 tokens in four records of ~125
-computes ~1/4 of the masked row's scores. Profiled on the default
-benchmark batch (4 x 503, records of 60-400 tokens, bf16): attention forward 0.60 -> 0.29 s and
-backward 1.37 -> 1.13 s of a ~7 s step; in wall-clock runs that ~7% is within run-to-run noise.
+computes ~1/4 of the masked row's scores (profile: docs/benchmarks.md, Training).
 
 No library does this on CPU: the kernels that take packed rows with cumulative sequence lengths
 (flash-attn, transformers' `_flash_attention_forward`) are CUDA-only. The function is

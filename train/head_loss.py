@@ -5,7 +5,7 @@ SmolLM2) and take a float32 log-softmax over all of them; the loss then keeps on
 whose next token has a label. Instruction records are labelled on their answers only: 11% of the
 tokens of the default `curated` curriculum (45% `synthetic_all`, 100% `raw`). The head is 21% of
 SmolLM2-135M's matmul parameters, and the log-softmax forward and backward over every position
-took ~18% of a bf16 training step here (benchmarks/train.py, profiled).
+is a large share of a training step (docs/benchmarks.md, Training).
 
 Why by hand: neither Trainer nor the model selects positions row by row (`logits_to_keep` keeps
 the same positions in every row). The model runs as usual with `logits_to_keep=1` (its head on one

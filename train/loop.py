@@ -24,11 +24,13 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from joule.errors import JouleError
 from joule.flops import head_params, lora_training_flops, matmul_params
 from joule.io import read_json
 from train.callbacks import META_FILE, TokenMarkCheckpoints
@@ -36,7 +38,17 @@ from train.data import PackedBatches, Plan, labelled_tokens_after, unwrap
 
 
 def world_size() -> int:
-    """Processes taking part (1 unless started by `accelerate launch` / torchrun)."""
+    """Processes taking part (1 unless started by `accelerate launch` / torchrun).
+
+    `accelerate launch --num_processes N` on a machine where accelerate finds no GPU (and no
+    `--multi_cpu`) starts one plain process with `MASTER_ADDR` set but no `WORLD_SIZE`: that
+    would train alone while N were asked for, so it is a `JouleError` instead.
+    """
+    if "WORLD_SIZE" not in os.environ and os.environ.get("MASTER_ADDR"):
+        raise JouleError("several processes were asked for (MASTER_ADDR is set) but this one "
+                         "runs alone (no WORLD_SIZE): accelerate found no GPUs. On a CPU-only "
+                         "machine run `python -m pipeline.train` (one process uses every core) "
+                         "or `accelerate launch --multi_cpu ...`")
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
@@ -61,7 +73,12 @@ def lora_model(model, tcfg: DictConfig, seed: int):
     # position_ids (records sharing a row would attend to each other) and `packed_sdpa` would
     # fall back to that `sdpa`.
     model.config.use_cache = False
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated `is_gradient_checkpointing` (peft_model.py): not a
+        # call of ours to fix, and the same FutureWarning on every run says nothing to a user
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
+                                category=FutureWarning)
+        return get_peft_model(model, config)
 
 
 def _has_gpu() -> bool:
@@ -93,7 +110,7 @@ def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: i
         activation_checkpointing_kwargs={"use_reentrant": False},
         bf16=precision == "bf16", fp16=precision == "fp16",
         # Trainer refuses bf16 without a GPU unless told to run on the CPU, where bf16 autocast
-        # uses the CPU's bf16 matmuls (avx512_bf16/AMX): ~1.8x fp32 here (benchmarks/train.py)
+        # uses the CPU's bf16 matmuls (avx512_bf16/AMX), faster than fp32 (docs/benchmarks.md)
         use_cpu=precision == "bf16" and not _has_gpu(),
         dataloader_num_workers=0, dataloader_pin_memory=False,
         report_to="none", disable_tqdm=True, remove_unused_columns=False,
@@ -118,21 +135,40 @@ def code_version() -> str:
     return h.hexdigest()
 
 
+def content_digest(directory: Path) -> str:
+    """sha256 over every file under `directory` (relative path and bytes, in path order): the
+    base model's weights, config and tokenizer files by content, so new weights of the same
+    shapes are a different model. Not cached: one sequential read of the checkpoint per run is
+    small beside the training it guards."""
+    h = hashlib.sha256()
+    for file in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
+        h.update(str(file.relative_to(directory)).encode() + b"\0")
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+# Keys that change speed, not the trained adapter: a run may resume under other values.
+SPEED_KEYS = ("threads",)
+
+
 def fingerprint(cfg: DictConfig, examples, plan: Plan) -> str:
-    """What a resumable run depends on: train config, seed, token ids, batch plan, base model,
-    training code (`code_version`)."""
+    """What a resumable run depends on, by content: train config (speed knobs aside), seed, the
+    curriculum's token ids and labels, the batch plan, the base model's files
+    (`content_digest`) and the training code and library versions (`code_version`)."""
     h = hashlib.sha256()
     h.update(code_version().encode())
-    h.update(json.dumps(OmegaConf.to_container(cfg.train, resolve=True), sort_keys=True).encode())
+    train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
+    for key in SPEED_KEYS:
+        train_cfg.pop(key, None)
+    h.update(json.dumps(train_cfg, sort_keys=True).encode())
     h.update(str(cfg.seed).encode())
     for ids, labels in examples:
         h.update(json.dumps([ids, labels]).encode())
     h.update(json.dumps([[[[c.example, c.start, c.end] for c in row] for row in b]
                          for b in plan.batches]).encode())
-    base = Path(cfg.model.dir)
-    for file in sorted(base.glob("*.json")) + sorted(base.glob("*.safetensors")):
-        h.update(file.name.encode())
-        h.update(str(file.stat().st_size).encode())
+    h.update(content_digest(Path(cfg.model.dir)).encode())
     return h.hexdigest()
 
 
@@ -169,10 +205,16 @@ def train_lora(cfg: DictConfig, model, tokenizer, examples, plan: Plan, work_dir
     stamp = work_dir / "fingerprint"
     print_ = fingerprint(cfg, examples, plan)
     if stamp.is_file() and stamp.read_text() != print_:
+        if is_main_process():
+            print(f"train: {work_dir} holds a run of other inputs (data, base model, config or "
+                  "code changed): starting afresh")
         shutil.rmtree(work_dir)   # the data, model or config changed: old state is not ours
     work_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(print_)
     resume_from, resumed = resumable_checkpoint(trainer_dir, export_dir)
+    if resume_from is not None and is_main_process():
+        print(f"train: resuming from step {resumed['step']} of {len(plan.steps)} "
+              f"({resume_from})")
 
     n_params = matmul_params(model)             # frozen base: counted before adapters are added
     n_head = head_params(model)

@@ -8,10 +8,10 @@ Two sources (`model.source`):
 - `hub_or_path`: any HF hub id or local checkpoint directory (`model.id_or_path`), optionally with
   a GGUF file inside it (`model.gguf_file`).
 
-transformers dequantises GGUF weights on load (to `model.dtype`); that takes ~20 s for 135M
-parameters, so the `base_model` stage does it once and writes an ordinary safetensors checkpoint
-that every later stage loads with `load_checkpoint(cfg.model.dir)`. `trust_remote_code` is never
-set: only architectures transformers ships are accepted.
+transformers dequantises GGUF weights on load (to `model.dtype`), which is slow (tens of
+seconds: docs/benchmarks.md), so the `base_model` stage does it once and writes an ordinary
+safetensors checkpoint that every later stage loads with `load_checkpoint(cfg.model.dir)`.
+`trust_remote_code` is never set: only architectures transformers ships are accepted.
 """
 
 from __future__ import annotations
