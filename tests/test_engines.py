@@ -145,3 +145,17 @@ def test_default_engine_and_bad_engine_configs():
         make_engine(compose(["engine._target_=evaluation.nope.Engine"]).engine)
     with pytest.raises(JouleError, match="engine.batch_size=0"):
         make_engine(compose(["engine=hf", "engine.batch_size=0"]).engine)
+
+
+def test_dvc_stages_depend_on_the_code_they_run():
+    import yaml
+
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    for name in ("evaluate_base", "evaluate"):
+        stage = stages[name].get("do", stages[name])
+        assert "evaluation" in stage["deps"] and "train" not in stage["deps"]
+        params = stage["params"]
+        assert "engine._target_" in params and "eval" not in params
+        assert not {"engine.batch_size", "engine.workers", "engine.threads", "engine"} & set(params)
+    train = stages["train"]["do"]["deps"]
+    assert "train" in train and not any(d.startswith("evaluation") for d in train)

@@ -111,16 +111,15 @@ def test_the_final_checkpoint_is_scored_on_every_question_earlier_ones_on_the_sa
     assert final["full"]["n"] == 4 and final["full"]["question_set"] == "full"
     assert final["questions_asked"] == 4 and metrics["eval_file_questions"] == 4
     assert metrics["full"] == final["full"] and metrics["n"] == 2 and metrics["f1"] == final["f1"]
-    rows = [json.loads(line) for line in
-            (root / "data" / "predictions" / "curated" / "ckpt-100.jsonl").read_text().splitlines()]
+    predictions = root / "data" / "predictions" / "curated"
+    rows = [json.loads(line) for line in (predictions / "ckpt-100.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == ["q1", "q2", "q3", "q4"]
     sample = [r for r in rows if r["in_sample"]]
     assert len(sample) == 2 and [r["id"] for r in rows[:2]] == [r["id"] for r in sample]
     assert final["full"]["f1"] == pytest.approx(100 * sum(r["f1"] for r in rows) / 4)
     assert final["f1"] == pytest.approx(100 * sum(r["f1"] for r in sample) / 2)
     # the earlier checkpoint's sample is the final one's
-    early = [json.loads(line) for line in
-             (root / "data" / "predictions" / "curated" / "ckpt-050.jsonl").read_text().splitlines()]
+    early = [json.loads(line) for line in (predictions / "ckpt-050.jsonl").read_text().splitlines()]
     assert [r["id"] for r in early] == [r["id"] for r in sample]
     # the knob off: the final checkpoint too answers the sample only
     metrics = main(compose(overrides + ["curriculum=curated", "eval.max_questions=2",
