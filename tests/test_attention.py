@@ -105,3 +105,18 @@ def test_decode_steps_match_sdpa(tiny_model):
                              return_dict_in_generate=True, output_scores=True)
         scores[attention] = torch.stack(out.scores)
     torch.testing.assert_close(scores[ATTENTION], scores["sdpa"], atol=1e-5, rtol=1e-4)
+
+
+def test_training_imports_nothing_from_evaluation():
+    import subprocess
+    import sys
+
+    from joule.config import PROJECT_ROOT
+
+    code = ("import sys, train.attention, train.callbacks, train.data, train.head_loss, "
+            "train.loop, train.model, pipeline.train; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'evaluation'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

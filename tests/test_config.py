@@ -99,7 +99,7 @@ def _through_params(monkeypatch, tmp_path, overrides):
     ["corpus.min_words=2e1", "corpus.keep_lists=no"],
     ["corpus.keep_lists=YES", "train.lora.r=8.0", "eval.max_questions=null"],
     ["train.lr=1e-4", "seed=3", "energy.use_zeus=0", "train.checkpoint_fractions=[0.5,1]"],
-    ["train.mixed_precision=no", "eval.workers='2'", "experiment.token_budget=1_000"],
+    ["train.mixed_precision=no", "engine.workers='2'", "experiment.token_budget=1_000"],
 ])
 def test_both_entry_points_compose_the_same_typed_config(monkeypatch, tmp_path, overrides):
     hydra_cfg = _through_hydra(monkeypatch, overrides)

@@ -64,7 +64,7 @@ def project(tmp_path, tiny_model, trained):
     eval_file.write_text(json.dumps(_FIXTURE))
     overrides = [f"data_dir={tmp_path / 'data'}", f"metrics_dir={tmp_path / 'metrics'}",
                  f"model.dir={tiny_model}", f"eval.path={eval_file}", "eval.max_questions=null",
-                 "eval.bootstrap_samples=50", "eval.batch_size=3", "eval.max_new_tokens=4",
+                 "eval.bootstrap_samples=50", "engine.batch_size=3", "eval.max_new_tokens=4",
                  "eval.dtype=float32"]
     return tmp_path, overrides
 
@@ -97,6 +97,59 @@ def test_every_checkpoint_is_scored_with_its_training_cost(project):
     assert {"question", "prediction", "f1", "em"} <= set(rows[0])
     assert sorted(p.name for p in (root / "data" / "predictions" / "curated").iterdir()) == [
         "ckpt-050.jsonl", "ckpt-100.jsonl"]
+
+
+def test_the_final_checkpoint_is_scored_on_every_question_earlier_ones_on_the_sample(project):
+    root, overrides = project
+    metrics = main(compose(overrides + ["curriculum=curated", "eval.max_questions=2"]))
+    first, final = metrics["checkpoints"]
+    # every checkpoint: the same seeded sample of 2 (one curve on one set of questions)
+    assert (first["n"], first["question_set"]) == (2, "sample") == (final["n"],
+                                                                  final["question_set"])
+    assert "full" not in first and first["questions_asked"] == 2
+    # the final one: also all 4 questions of the file, beside its sample scores
+    assert final["full"]["n"] == 4 and final["full"]["question_set"] == "full"
+    assert final["questions_asked"] == 4 and metrics["eval_file_questions"] == 4
+    assert metrics["full"] == final["full"] and metrics["n"] == 2 and metrics["f1"] == final["f1"]
+    predictions = root / "data" / "predictions" / "curated"
+    rows = [json.loads(line) for line in (predictions / "ckpt-100.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == ["q1", "q2", "q3", "q4"]
+    sample = [r for r in rows if r["in_sample"]]
+    assert len(sample) == 2 and [r["id"] for r in rows[:2]] == [r["id"] for r in sample]
+    assert final["full"]["f1"] == pytest.approx(100 * sum(r["f1"] for r in rows) / 4)
+    assert final["f1"] == pytest.approx(100 * sum(r["f1"] for r in sample) / 2)
+    # the earlier checkpoint's sample is the final one's
+    early = [json.loads(line) for line in (predictions / "ckpt-050.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in early] == [r["id"] for r in sample]
+    # the knob off: the final checkpoint too answers the sample only
+    metrics = main(compose(overrides + ["curriculum=curated", "eval.max_questions=2",
+                                        "eval.last_on_full=false"]))
+    assert "full" not in metrics and metrics["checkpoints"][-1]["questions_asked"] == 2
+
+
+def test_engine_hf_evaluates_end_to_end(project):
+    root, overrides = project
+    metrics = main(compose(overrides + ["curriculum=curated", "engine=hf"]))
+    assert (metrics["engine"], metrics["device"]) == ("hf", "cpu")
+    reference = main(compose(overrides + ["curriculum=curated", "metrics_dir=" +
+                                          str(root / "other")]))
+    assert reference["engine"] == "cpu_shared_prefix"
+    # float32 here: the same answers, so the same scores
+    for got, want in zip(metrics["checkpoints"], reference["checkpoints"], strict=True):
+        assert (got["f1"], got["em"], got["generated_tokens"]) == \
+               (want["f1"], want["em"], want["generated_tokens"])
+        assert got["computed_prompt_tokens"] == got["prompt_tokens"]   # hf shares no prefix
+
+
+def test_a_cuda_request_without_cuda_is_one_error_before_any_output(project, monkeypatch):
+    import torch
+
+    root, overrides = project
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(JouleError, match="engine.device='cuda', but torch sees no CUDA"):
+        main(compose(overrides + ["curriculum=curated", "engine=hf", "engine.device=cuda"]))
+    assert not (root / "metrics" / "eval" / "curated.json").exists()
+    assert not (root / "data" / "predictions" / "curated").exists()
 
 
 def test_base_mode_scores_the_model_without_adapter(project):

@@ -7,12 +7,9 @@ import os
 import pytest
 import torch
 
-from evaluation.cpu_shared_prefix.generate import (
-    for_generation,
-    generate_answers,
-    load_model,
-    stop_token_ids,
-)
+from evaluation.common import for_generation, load_model, stop_token_ids
+from evaluation.cpu_shared_prefix.attention import ATTENTION
+from evaluation.cpu_shared_prefix.generate import generate_answers
 from tests.forking import after_a_child_started
 
 
@@ -20,7 +17,7 @@ from tests.forking import after_a_child_started
 def tiny(tiny_model):
     from transformers import AutoTokenizer
 
-    return load_model(tiny_model), AutoTokenizer.from_pretrained(str(tiny_model))
+    return load_model(tiny_model, attn=ATTENTION), AutoTokenizer.from_pretrained(str(tiny_model))
 
 
 def _prompts(tokenizer):
@@ -160,19 +157,19 @@ class _ScoreSpy:
 
 @pytest.mark.parametrize("chunk", [64, 2])   # queries per SDPA call over a group prefix
 def test_shared_prefixes_give_the_unshared_answers(tiny, monkeypatch, chunk):
+    import evaluation.cpu_shared_prefix.attention
     import evaluation.cpu_shared_prefix.prompt_tree
-    import train.attention
 
     monkeypatch.setattr(evaluation.cpu_shared_prefix.prompt_tree, "PREFIX_CHUNK", chunk)
     model, tokenizer = tiny
     trees = []
-    tree_attention = train.attention.tree_attention
+    tree_attention = evaluation.cpu_shared_prefix.attention.tree_attention
 
     def spy_tree(query, key, value, tree, scaling):
         trees.append(tree)
         return tree_attention(query, key, value, tree, scaling)
 
-    monkeypatch.setattr(train.attention, "tree_attention", spy_tree)
+    monkeypatch.setattr(evaluation.cpu_shared_prefix.attention, "tree_attention", spy_tree)
     passages = ["The treaty ended the war in 1783 and Paris was", "Lincoln was elected in",
                 "Aristotle taught Alexander the Great in Macedon, and"]
     questions = [" Question: when?", " Question: who taught Alexander?", " Who?"]
@@ -263,7 +260,7 @@ def test_prompts_pack_into_a_tree_of_shared_prefixes(monkeypatch):
 def test_shared_prefixes_refuse_a_model_without_the_tree_attention(tiny_model, tiny):
     _, tokenizer = tiny
     plain = load_model(tiny_model, attn="sdpa")
-    with pytest.raises(ValueError, match="attn_implementation='packed_sdpa'"):
+    with pytest.raises(ValueError, match="attn_implementation='prompt_tree_sdpa'"):
         generate_answers(plain, tokenizer, _prompts(tokenizer)[:2], 2, 4, groups=["a", "a"])
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from evaluation.cpu_shared_prefix.generate import for_generation, generate_answers, load_model
+from evaluation.common import for_generation, load_model
+from evaluation.cpu_shared_prefix.generate import generate_answers
 from evaluation.cpu_shared_prefix.packed_linear import PackedLinear, pack_linears, packable
 
 needs_packing = pytest.mark.skipif(not packable(torch.zeros(1, dtype=torch.bfloat16)),
@@ -41,6 +42,7 @@ def test_generation_packs_bfloat16_weights_and_answers_alike(tiny_model):
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
     base = load_model(tiny_model)
     packed = for_generation(base, dtype="bfloat16")
+    assert pack_linears(packed) > 0   # what SharedPrefixEngine.prepare does
     plain = base.to(torch.bfloat16)   # the same weights, unpacked
     linears = [m for m in packed.modules() if isinstance(m, torch.nn.Linear | PackedLinear)]
     assert linears and all(isinstance(m, PackedLinear) for m in linears)

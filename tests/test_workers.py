@@ -48,7 +48,7 @@ def test_worker_and_thread_counts_follow_the_cores(monkeypatch):
     assert resolve(None, None, jobs=3) == (3, 1)     # never more workers than jobs
     assert resolve(2, None) == (2, 1)                # forked workers run one thread each
     assert resolve(2, 1) == (2, 1)
-    with pytest.raises(ValueError, match="eval.threads=2 with 2 workers"):
+    with pytest.raises(ValueError, match="engine.threads=2 with 2 workers"):
         resolve(2, 2)                                # a forked OpenMP child would hang
     assert resolve(1, None) == (1, None)             # one worker: torch's own setting
     assert resolve(1, 3) == (1, 3)

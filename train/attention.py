@@ -14,8 +14,7 @@ registered with transformers' AttentionInterface under `ATTENTION`, so a model l
 `attn_implementation="packed_sdpa"` uses it in every layer; what it computes is the masked row's
 attention (tests compare the two). It splits rows only where nothing else needs masking: no
 padding mask from the caller and no KV cache. Otherwise (generation, padded batches) the mask is
-built and used exactly as for `sdpa`. Evaluation uses it too, for the packed prefill of a
-batch of prompts with shared prefixes (`cpu_shared_prefix.prompt_tree`).
+built and used exactly as for `sdpa`.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ import torch
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
-from evaluation.cpu_shared_prefix.prompt_tree import PromptTree, tree_attention
 
 ATTENTION = "packed_sdpa"
 
@@ -44,17 +41,13 @@ def record_bounds(position_ids: torch.Tensor) -> list[list[tuple[int, int]]]:
 def packed_causal_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                             attention_mask: torch.Tensor | None, dropout: float = 0.0,
                             scaling: float | None = None, position_ids: torch.Tensor | None = None,
-                            prompt_tree: PromptTree | None = None,
                             **kwargs) -> tuple[torch.Tensor, None]:
     """Causal attention within each record of each row; query/key/value (batch, heads, tokens,
     head dim), output (batch, tokens, heads, head dim) as transformers' attention functions.
 
     With a mask (`packed_mask` builds one where the caller passed padding or a cache is in use),
-    this is transformers' own `sdpa` attention. With `prompt_tree` (a model forward's keyword,
-    passed down to every layer), the row is a packed prompt tree (`cpu_shared_prefix.prompt_tree`).
+    this is transformers' own `sdpa` attention.
     """
-    if prompt_tree is not None:
-        return tree_attention(query, key, value, prompt_tree, scaling), None
     if attention_mask is not None or key.shape[2] != query.shape[2]:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, position_ids=position_ids, **kwargs)

@@ -118,16 +118,18 @@ def training_arguments(tcfg: DictConfig, work_dir: Path, max_steps: int, seed: i
 
 
 def code_version() -> str:
-    """The training code and the libraries under it: the sources of the `train` package and of
-    `pipeline/train.py` and `joule/flops.py`, and the versions of torch, transformers, peft and
-    accelerate. A run killed under one version must not resume under another: the adapter would
-    be half one and half the other."""
+    """The training code and the libraries under it: the sources of the `train` package (training
+    only: it imports nothing from `evaluation`), of `pipeline/train.py` and of the `joule` modules
+    that shape what is trained (`flops.py`, `formats.py`: the prompts records are tokenized
+    with), and the versions of torch, transformers, peft and accelerate. A run killed under one
+    version must not resume under another: the adapter would be half one and half the other."""
     from importlib.metadata import version
 
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
     for file in sorted(here.glob("*.py")) + [here.parent / "pipeline" / "train.py",
-                                             here.parent / "joule" / "flops.py"]:
+                                             here.parent / "joule" / "flops.py",
+                                             here.parent / "joule" / "formats.py"]:
         h.update(file.name.encode())
         h.update(file.read_bytes())
     for package in ("torch", "transformers", "peft", "accelerate"):

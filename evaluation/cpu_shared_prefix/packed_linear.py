@@ -2,17 +2,14 @@
 
 On CPU, torch.nn.functional.linear with bfloat16 weights runs a oneDNN matmul on the plain
 (out, in) weight, which oneDNN has to rearrange into its own blocked layout on every call;
-for a decode step (a few rows times every weight of the model) that work is, by the timings
-below, about as large as the arithmetic. `pack_linears` reorders each weight once
+for a decode step (a few rows times every weight of the model) that work is about as large as
+the arithmetic. `pack_linears` reorders each weight once
 (`torch.ops.mkldnn._reorder_linear_weight`, what torch's compiler does for frozen bfloat16 CPU
 weights, in torch/_inductor/fx_passes/mkldnn_fusion.py) and computes with
-`torch.ops.mkldnn._linear_pointwise`. Measured here (the 210 per-layer linear shapes of
-SmolLM2-135M, 1 thread, best of 4; benchmarks/evaluate.py for the whole effect): 1 row (output
-head included) 20.8 -> 11.4 ms, 24 rows (a decode step) 28-29 -> 20-21 ms, 2700 rows (a
-packed prefill) 1283 and 1659 -> 1222-1279 ms (2 rounds; within noise at that size); the
-whole model's forward of 24 one-token rows 52 -> 44 ms. The results are bit-identical to
-`F.linear`'s for bias-free bfloat16 layers (tests check it); for float32 torch uses MKL's
-sgemm, whose sums differ in the last bits from oneDNN's, so float32 layers are left as they are.
+`torch.ops.mkldnn._linear_pointwise`: faster decode steps (docs/benchmarks.md, Evaluation).
+The results are bit-identical to `F.linear`'s for bias-free bfloat16 layers (tests check it);
+for float32 torch uses MKL's sgemm, whose sums differ in the last bits from oneDNN's, so float32
+layers are left as they are.
 
 These ops are private to torch (pinned at 2.13 here): `packable` says whether this torch and CPU
 have them, and `pack_linears` leaves the model alone where they do not.

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
-from evaluation.cpu_shared_prefix.kv_cache import ReservedCache
-
 
 @dataclass(frozen=True)
 class PromptTree:
@@ -189,9 +187,8 @@ def _attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias: t
 def _bfloat16_products(dtype: torch.dtype):
     """Let oneDNN compute float32 matmuls with bfloat16 products and float32 sums while the
     model is bfloat16: the float32 operands of `_attend`'s score matmul are upcast bfloat16
-    values, so rounding them back is exact, and the sums and scores stay float32 (at 3 x 192 x
-    64 x 300: 126 instead of 250 us, max error against a float64 product 5e-6 either way).
-    Left alone for any other dtype."""
+    values, so rounding them back is exact, and the sums and scores stay float32 (half the time
+    of a float32 product, same error: docs/benchmarks.md). Left alone for any other dtype."""
     if dtype != torch.bfloat16:
         yield
         return
@@ -216,14 +213,9 @@ def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     siblings). Chunks compute ~3/5 of a ~240-token prefix's square, where one causal call
     computes all of it (masked half included) and recomputed the shared prefix per group.
 
-    Each call is `_attend`, a written-out softmax attention, not torch's SDPA: its CPU flash
-    kernel took ~4.8 ns per score at these shapes (64 queries x 300 keys, 9 heads, bf16, one
-    thread: 823 us a call), the written-out one 403 us, scores float32 in both. Whole prefills
-    of the 150-question benchmark's batches (SmolLM2-135M, bf16, one thread, best of 4):
-    1754 tokens 1.38 -> 1.31 s, 2557 tokens 2.20 -> 1.89 s, 4461 tokens 4.04 -> 3.70 s. Error
-    of the cached values against a float32 prefill (1754 tokens, relative, mean over layers):
-    flash 1.56e-2, written-out 1.58e-2. Chunks of 32/64/96/128 queries or none: 64 fastest,
-    the others 1-13% slower.
+    Each call is `_attend`, a written-out softmax attention with float32 scores: at these
+    shapes about twice as fast as torch's CPU flash kernel, same error (docs/benchmarks.md,
+    Evaluation). Chunks of `PREFIX_CHUNK` queries: the fastest of those tried.
     """
     scale = query.shape[-1] ** -0.5 if scaling is None else scaling
     heads, length, dim = query.shape[1:]
@@ -251,16 +243,15 @@ def tree_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     return out
 
 
-def prefill_cache(model, tree: PromptTree, reserve: int) -> ReservedCache:
-    """Run the packed prefill through `model` (loaded with `train.attention.ATTENTION`) and
-    return the rows' left-padded batch KV cache, with room for `reserve` more tokens (each row's
-    last prompt token and its answer but the final token)."""
-
+def prefill_cache(model, tree: PromptTree) -> DynamicCache:
+    """Run the packed prefill through `model` (loaded with the "prompt_tree_sdpa" attention,
+    `cpu_shared_prefix.attention`) and return the rows' left-padded batch KV cache: per layer
+    (rows, kv heads, width, head dim), gathered from the packed (1, kv heads, N, head dim)."""
     packed = DynamicCache()
     model(input_ids=tree.ids, position_ids=tree.positions, past_key_values=packed,
           use_cache=True, logits_to_keep=1, prompt_tree=tree)
-    # (1, kv heads, N, head dim) -> (rows, kv heads, width, head dim): views of the gathered
-    # tensors; ReservedCache copies them into its own buffers once
-    rows = [(layer.keys[0][:, tree.cache_index].transpose(0, 1),
-             layer.values[0][:, tree.cache_index].transpose(0, 1)) for layer in packed.layers]
-    return ReservedCache(rows, reserve)
+    rows = DynamicCache()
+    for i, layer in enumerate(packed.layers):
+        rows.update(layer.keys[0][:, tree.cache_index].transpose(0, 1),
+                    layer.values[0][:, tree.cache_index].transpose(0, 1), i)
+    return rows

@@ -1,15 +1,11 @@
 """Independent jobs shared out among forked worker processes, each on its own torch threads.
 
-Why processes rather than threads: a decode step of SmolLM2-135M is ~600 small ops, each an
-OpenMP parallel region that ends in a barrier, and attention splits 9 heads over the threads.
-Two processes on one thread each waste neither: on this 2-core machine, two single-thread runs
-of `benchmarks/evaluate.py` started together ran at 5.2 questions/s each (10.4 together), where
-one process on 2 threads ran at 8.8 in the median run (README, benchmark table).
-
-Why fork: a forked worker starts from the parent's loaded (and adapter-merged) model at once and
-shares its weights copy-on-write; a spawned one would load the model again. torch's DataLoader
-forks its workers the same way. `multiprocessing`'s pools pickle the function they run, which
-would copy the model into every worker for every call, so the processes are started here.
+Why processes rather than threads: a decode step of a small model is hundreds of small ops, each
+an OpenMP parallel region that ends in a barrier; one-thread processes wait on none (figures:
+docs/benchmarks.md, Evaluation). Why fork: a forked worker starts from the parent's loaded,
+adapter-merged model at once and shares its weights copy-on-write (as torch's DataLoader forks);
+`multiprocessing`'s pools would pickle the model into every worker for every call. CPU only:
+CUDA does not survive a fork.
 """
 
 from __future__ import annotations
@@ -58,7 +54,7 @@ def resolve(workers: int | None, threads: int | None, jobs: int | None = None
     workers = max(1, int(workers) if jobs is None else min(int(workers), jobs))
     if workers > 1:
         if threads is not None and int(threads) != 1:
-            raise ValueError(f"eval.threads={threads} with {workers} workers: forked workers "
+            raise ValueError(f"engine.threads={threads} with {workers} workers: forked workers "
                              f"run one thread each (a forked child that starts more OpenMP "
                              f"threads hangs); set threads to 1 or null, or workers to 1")
         threads = 1
