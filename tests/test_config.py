@@ -152,11 +152,12 @@ def test_group_without_schema_is_accepted(tmp_path):
 
     from joule.schema import SCHEMA, Str, validate
 
-    cfg = OmegaConf.create({"engine": {"name": "hf", "device": 3}, "seed": "4"})
+    assert "newgroup" not in SCHEMA
+    cfg = OmegaConf.create({"newgroup": {"name": "hf", "device": 3}, "seed": "4"})
     validate(cfg)
-    assert cfg.engine.device == 3 and cfg.seed == 4   # engine untouched, seed coerced
-    schema = {**SCHEMA, "engine": {"device": Str()}}
-    assert validate(cfg, schema).engine.device == "3"
+    assert cfg.newgroup.device == 3 and cfg.seed == 4   # newgroup untouched, seed coerced
+    schema = {**SCHEMA, "newgroup": {"device": Str()}}
+    assert validate(cfg, schema).newgroup.device == "3"
 
 
 def test_group_option_under_params_is_a_clear_error(tmp_path):

@@ -143,7 +143,7 @@ def test_default_engine_and_bad_engine_configs():
         make_engine(compose(["engine._target_=builtins.dict"]).engine)
     with pytest.raises(JouleError, match="engine._target_=evaluation.nope.Engine"):
         make_engine(compose(["engine._target_=evaluation.nope.Engine"]).engine)
-    with pytest.raises(JouleError, match="engine.batch_size=0"):
+    with pytest.raises(JouleError, match="engine.batch_size takes an integer >= 1, not 0"):
         make_engine(compose(["engine=hf", "engine.batch_size=0"]).engine)
 
 
