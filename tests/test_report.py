@@ -354,8 +354,33 @@ def test_carbon_and_evaluation_energy_columns(tmp_path, report):
     assert "data (prepare, rewrite, curate): 1.045 kJ" in cost
     assert "evaluation (measurement, not charged): 0.220 kJ" in cost
     assert "whole experiment: 16.615 kJ" in cost
-    with pytest.raises(JouleError, match="codecarbon|CodeCarbon"):
-        main(config(tmp_path, "experiment.carbon.country=FRA"))
+
+
+def test_country_intensity_from_codecarbon_data(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    from reporting import carbon
+
+    data = tmp_path / "data" / "private_infra"
+    data.mkdir(parents=True)
+    (data / "global_energy_mix.json").write_text(json.dumps(
+        {"FRA": {"carbon_intensity": 85.0, "country_name": "France", "year": 2021}}))
+    monkeypatch.setattr(carbon.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(importlib.metadata, "version", lambda package: "9.9")
+    grid = carbon.grid_intensity({"country": "fra"})
+    assert grid.g_per_kwh == 85.0 and "France (2021)" in grid.source
+    assert grid.grams(3.6e6) == pytest.approx(85.0)
+    with pytest.raises(JouleError, match="'XXX' is not in CodeCarbon"):
+        carbon.grid_intensity({"country": "XXX"})
+    with pytest.raises(JouleError, match="experiment.carbon.source"):
+        carbon.grid_intensity({"grid_intensity_g_per_kwh": 100, "source": ""})
+
+    def absent(package):
+        raise ModuleNotFoundError(package)
+
+    monkeypatch.setattr(carbon.resources, "files", absent)
+    with pytest.raises(JouleError, match="pip install codecarbon"):
+        carbon.grid_intensity({"country": "FRA"})
 
 
 def test_readme_block_is_written_from_report_json(report, tmp_path):
