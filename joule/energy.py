@@ -625,18 +625,6 @@ def meter_from_config(cfg) -> EnergyMeter:
     return EnergyMeter(cpu, counters, calibration, ratio)
 
 
-def restate_from_flops(meter: EnergyMeter, entries: list[dict], flops_key: str,
-                       energy_key: str, source_key: str) -> None:
-    """Set each entry's `energy_key` to its FLOPs' estimate, in place, when the meter estimates
-    from FLOPs (checkpoint rows written during a stage, before its FLOPs were known)."""
-    if not meter.estimates_flops:
-        return
-    for entry in entries:
-        if entry.get(flops_key) is not None:
-            entry[energy_key] = meter.flops_j(entry[flops_key])
-            entry[source_key] = "estimated:flops"
-
-
 if __name__ == "__main__":   # python -m joule.energy: calibrate (or show) this machine's figure
     from joule.config import compose
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from joule.energy import EnergyMeter, meter_from_config, restate_from_flops
+from joule.energy import EnergyMeter, meter_from_config
 from joule.io import write_json
 
 
@@ -38,10 +38,6 @@ def stage_run(cfg: DictConfig, name: str, metrics_file: str | None = None) -> It
         window["flops"] = run.metrics.get("flops", run.metrics.get("inference_flops"))
     measured = window["result"]
     metrics = dict(run.metrics)
-    restate_from_flops(meter, metrics.get("checkpoints") or [], "flops", "energy_j",
-                       "energy_source")   # train's checkpoints
-    restate_from_flops(meter, metrics.get("checkpoints") or [], "inference_flops",
-                       "eval_energy_j", "eval_energy_source")   # evaluate's
     metrics.update(time_s=measured.time_s, energy_j=measured.energy_j,
                    energy_source=measured.energy_source, energy=measured.to_dict())
     write_json(Path(cfg.metrics_dir) / (metrics_file or f"{name}.json"), metrics)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from joule.errors import JouleError
 from joule.io import read_json
+from reporting.figures import checkpoint_training_j
 from reporting.paired import Bootstrap, Interval, Run
 
 
@@ -52,17 +53,17 @@ def read_scores(path: Path) -> dict[str, float]:
 def load_run(metrics_dir: Path, predictions_dir: Path, name: str, seed: int,
              seeds: list[int]) -> Run:
     """One seed of one curriculum: checkpoints in training order, cumulative training energy
-    from the train stage's metrics (restated from FLOPs there when estimated), per-question F1."""
+    from the train stage's metrics (`checkpoint_training_j`), per-question F1."""
     key = run_key(name, seed, seeds)
     eval_file = metrics_dir / "eval" / f"{key}.json"
     train_file = metrics_dir / "train" / f"{key}.json"
     evaluated = read_json(eval_file).get("checkpoints") or []
-    trained = {c["name"]: c for c in read_json(train_file).get("checkpoints") or []}
+    trained = checkpoint_training_j(read_json(train_file))
     if not evaluated:
         raise JouleError(f"{eval_file} lists no checkpoints")
     try:
         ordered = sorted(evaluated, key=lambda c: (int(c["tokens"]), float(c["energy_j"])))
-        energy = [float(trained.get(c["name"], c)["energy_j"]) for c in ordered]
+        energy = [float(trained.get(c["name"], c["energy_j"])) for c in ordered]
     except (KeyError, TypeError, ValueError) as exc:
         raise JouleError(f"{eval_file}: a checkpoint lacks tokens or energy_j ({exc})") from exc
     return Run(seed, [c["name"] for c in ordered], energy,

@@ -59,6 +59,21 @@ def load_metrics(metrics_dir: str | Path, curricula: list[str],
     return Metrics({label: read_json(path) for label, path in paths.items()}, paths)
 
 
+def checkpoint_training_j(train: dict) -> dict[str, float]:
+    """Cumulative training energy (J) per checkpoint name of one train metrics file.
+
+    Where the stage's energy is `estimated:flops` (no counter), each checkpoint's is its FLOPs x
+    the same joules per FLOP, so the curve and the stage total share one basis (the checkpoint
+    rows themselves were written during training, from CPU time); else the rows' own figures.
+    """
+    parts = (train.get("energy") or {}).get("components") or {}
+    cpu = parts.get("cpu") or {}
+    if set(parts) == {"cpu"} and cpu.get("source") == "estimated:flops":
+        return {c["name"]: float(c["flops"]) * float(cpu["joules_per_flop"])
+                for c in train.get("checkpoints") or []}
+    return {c["name"]: float(c["energy_j"]) for c in train.get("checkpoints") or []}
+
+
 def combine_sources(*sources: str) -> str:
     """The label of a sum of figures: its distinct parts, e.g. `measured:nvml+estimated:tdp`."""
     parts = [p for s in sources for p in s.split("+")]
@@ -119,15 +134,15 @@ class Figures:
 
 
 def _curve(metrics: Metrics, label: str, trained: dict | None = None) -> list[Point]:
-    """Evaluated checkpoints; cumulative training energy from the train stage's own checkpoint
-    rows (`trained`, by name: restated from FLOPs there) where present, else eval's copy."""
+    """Evaluated checkpoints; cumulative training energy `trained[name]` (J, from
+    `checkpoint_training_j`) where present, else eval's copy of the checkpoint row."""
     checkpoints = metrics.get(label, "checkpoints")
     trained = trained or {}
     if not checkpoints:
         raise JouleError(f"{metrics.paths[label]} lists no checkpoints")
     try:
         points = [Point(c["name"], int(c["tokens"]),
-                        float(trained.get(c["name"], c)["energy_j"]), float(c["f1"]),
+                        float(trained.get(c["name"], c["energy_j"])), float(c["f1"]),
                         float(c["em"])) for c in checkpoints]
     except KeyError as exc:
         raise JouleError(f"a checkpoint in {metrics.paths[label]} has no {exc.args[0]!r}") from exc
@@ -178,7 +193,7 @@ def compute(metrics: Metrics, curricula: list[str], baselines: list[str],
             f1=float(metrics.get(eval_label, "f1")), em=float(metrics.get(eval_label, "em")),
             f1_ci95=list(metrics.get(eval_label, "f1_ci95")),
             em_ci95=list(metrics.get(eval_label, "em_ci95")),
-            curve=_curve(metrics, eval_label, {c["name"]: c for c in train_points})))
+            curve=_curve(metrics, eval_label, checkpoint_training_j(metrics.files[train_label]))))
 
     by_name = {row.name: row for row in rows}
     if target_f1 is None:

@@ -306,22 +306,24 @@ def test_real_calibration_runs_one_thread_in_a_child():
     assert cal.joules_per_flop == pytest.approx(5.0 * cal.source["seconds"] / cal.source["flops"])
 
 
-def test_stage_restates_checkpoints_from_flops(clock, tmp_path, monkeypatch):
+def test_stage_total_is_estimated_from_its_flops(clock, tmp_path, monkeypatch):
     from pipeline.stage import stage_run
     cfg = compose([f"metrics_dir={tmp_path}", "energy.joules_per_flop=1e-10",
                    "energy.powercap_dir=/nonexistent"])
     monkeypatch.setattr(energy, "counter_hints", lambda: [])
+    rows = [{"name": "a", "flops": 1e12, "energy_j": 50.0, "energy_source": "estimated:tdp"}]
     with stage_run(cfg, "train", "t.json") as run:
         clock.cpu += 100.0
-        run.metrics.update(flops=4e12, checkpoints=[
-            {"name": "a", "flops": 1e12, "energy_j": 50.0, "energy_source": "estimated:tdp"},
-            {"name": "b", "flops": 4e12, "energy_j": 99.0, "energy_source": "estimated:tdp"}])
+        run.metrics.update(flops=4e12, checkpoints=rows)
     written = energy.json.loads((tmp_path / "t.json").read_text())
     assert written["energy_source"] == "estimated:flops"
     assert written["energy_j"] == pytest.approx(400.0)
-    assert [c["energy_j"] for c in written["checkpoints"]] == [pytest.approx(100.0),
-                                                              pytest.approx(400.0)]
-    assert {c["energy_source"] for c in written["checkpoints"]} == {"estimated:flops"}
+    assert written["energy"]["components"]["cpu"]["tdp_estimate_j"] == pytest.approx(500.0)
+    assert written["checkpoints"] == rows       # as training wrote them (checkpoints.json)
+    with stage_run(cfg, "curate", "c.json"):    # no FLOPs: the CPU-time estimate
+        clock.cpu += 2.0
+    assert energy.json.loads((tmp_path / "c.json").read_text())["energy_source"] == \
+        "estimated:tdp"
 
 
 # --- RAPL from powercap (issue 22, item 9) -------------------------------------------------------

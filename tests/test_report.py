@@ -397,3 +397,26 @@ def test_readme_block_is_written_from_report_json(report, tmp_path):
     readme.write_text("no markers")
     with pytest.raises(JouleError, match="results:start"):
         write_readme(config(report["dir"]), readme)
+
+
+def test_flops_estimated_training_puts_the_curve_on_the_same_basis(tmp_path):
+    """Checkpoint rows carry CPU-time energies written during training; with an
+    `estimated:flops` stage the report uses FLOPs x the stage's joules per FLOP for them too."""
+    write_metrics(tmp_path / "metrics")
+    path = tmp_path / "metrics" / "train" / "curated.json"
+    data = json.loads(path.read_text())
+    data["energy"] = {"components": {"cpu": {
+        "energy_j": 1.08e12 * 2e-9, "source": "estimated:flops", "flops": 5.4e11,
+        "joules_per_flop": 2e-9, "calibration": {"method": "test"}, "cpu_time_s": 9.0,
+        "tdp_estimate_j": 45.0, "watts_per_core": 5.0, "basis": "t"}}}
+    data["energy_j"], data["energy_source"] = 5.4e11 * 2e-9, "estimated:flops"
+    write_json(path, data)
+    main(config(tmp_path))
+    rows = json.loads((tmp_path / "metrics" / "plots" / "f1_vs_energy.json").read_text())
+    curated = {r["checkpoint"]: r["energy_j"] for r in rows if r["curriculum"] == "curated"}
+    assert curated == {"ckpt-050": pytest.approx(500 * 5.4e8 * 2e-9),
+                       "ckpt-100": pytest.approx(1000 * 5.4e8 * 2e-9)}
+    md = (tmp_path / "reports" / "report.md").read_text()
+    assert "`estimated:flops`: energy_j = flops * joules_per_flop, joules_per_flop = 2e-09" in md
+    stages = table(md, "## Energy by stage: measured or estimated")
+    assert stages["train/curated"]["how"] == "cpu: 5.4e+11 FLOPs x 2e-09 J/FLOP"
