@@ -39,6 +39,13 @@ def main(cfg: DictConfig) -> dict:
     exp = cfg.experiment
     seeds = [int(s) for s in (exp.get("seeds") or [cfg.seed])]
     extra = [run_key(n, s, seeds) for n in curricula for s in seeds[1:]]
+    missing = [f"{sub}/{key}.json" for key in extra for sub in ("train", "eval")
+               if not (Path(cfg.metrics_dir) / sub / f"{key}.json").is_file()]
+    if missing:
+        raise JouleError(f"experiment.seeds={seeds} but {cfg.metrics_dir}/{missing[0]} (and "
+                         f"{len(missing) - 1} more) does not exist: each further seed s needs "
+                         "train and evaluate runs keyed <curriculum>@<s>, which dvc.yaml does "
+                         "not make yet (it trains the first seed only)")
     with stage_run(cfg, "report", "report.json") as stage:
         grid = grid_intensity(exp.get("carbon") or {})
         metrics = load_metrics(cfg.metrics_dir, curricula, extra)
