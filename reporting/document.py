@@ -230,6 +230,17 @@ def build_document(cfg: DictConfig, metrics: Metrics, figures: Figures, curricul
         ("p", "Energy sources: " + ", ".join(f"`{s}`" for s in sources) + ". "
               + ("Every energy figure in this report is an estimate, not a measurement."
                  if all_estimated else "Each figure's source is given beside it.")),
+        ("h2", "Results"),
+        ("table", TABLE_HEADER, results_table(figures, metrics, grid)),
+        ("p", "Energies in kJ. Data energy = (prepare + rewrite energy) x share + the "
+              "curriculum's own curate energy, share = min(1, records it trains on / records "
+              "rewrite made). Total = data + training. Training FLOPs: counted from parameters "
+              "and tokens (`joule/flops.py`), a cost independent of the hardware. Energy to "
+              "target = cumulative training energy where F1 reaches the target, interpolated "
+              "between checkpoints; vs baselines = that energy / the baseline's. kJ per F1 "
+              "point = total energy / (F1 - base model F1). Evaluation energy is a measurement "
+              "cost, shown in its own column and charged to no curriculum. gCO2e = kWh x "
+              f"{grid.g_per_kwh:g} gCO2e/kWh ({grid.source}): an estimate."),
         ("h2", "Paired comparisons"),
         ("table", ["comparison", "what", "F1 difference, last checkpoint [95%]", "questions",
                    "F1 difference at equal training energy [95%]", "questions (curve)",
@@ -242,17 +253,6 @@ def build_document(cfg: DictConfig, metrics: Metrics, figures: Figures, curricul
               "the most both sides spent, F1 interpolated between checkpoints. Energy to target: "
               "interpolated where the curve crosses the target F1, not the first checkpoint "
               "past it. An interval that contains 0 (or 1 for ratios) is no measurable effect."),
-        ("h2", "Results"),
-        ("table", TABLE_HEADER, results_table(figures, metrics, grid)),
-        ("p", "Energies in kJ. Data energy = (prepare + rewrite energy) x share + the "
-              "curriculum's own curate energy, share = min(1, records it trains on / records "
-              "rewrite made). Total = data + training. Training FLOPs: counted from parameters "
-              "and tokens (`joule/flops.py`), a cost independent of the hardware. Energy to "
-              "target = cumulative training energy where F1 reaches the target, interpolated "
-              "between checkpoints; vs baselines = that energy / the baseline's. kJ per F1 "
-              "point = total energy / (F1 - base model F1). Evaluation energy is a measurement "
-              "cost, shown in its own column and charged to no curriculum. gCO2e = kWh x "
-              f"{grid.g_per_kwh:g} gCO2e/kWh ({grid.source}): an estimate."),
         ("h2", "Every joule spent"),
         ("ul", whole_cost(metrics, grid)),
         ("h2", "Synthesis payback"),
