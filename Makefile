@@ -26,8 +26,11 @@ $(STAMP): pyproject.toml
 params: setup
 	$(BIN)/python -m joule.config --out params.yaml
 
+# After the pipeline, README's result block is rewritten from metrics/report.json (README is
+# not a DVC output, so no stage writes it).
 repro: params
 	$(BIN)/dvc repro
+	$(BIN)/python -m pipeline.report --params params.yaml --readme
 
 test: setup
 	$(BIN)/python -m pytest -q

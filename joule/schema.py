@@ -218,7 +218,9 @@ SCHEMA: dict[str, dict[str, Type]] = {
                "workers": Int(min=1, nullable=True), "threads": Int(min=1, nullable=True)},
     "energy": {"use_zeus": Bool(), "cpu_tdp_w": Float(min=0.0, nullable=True),
                "cpu_package_cores": Int(min=1, nullable=True),
-               "fallback_watts_per_core": Float(min=0.0)},
+               "fallback_watts_per_core": Float(min=0.0), "powercap_dir": PATH,
+               "rapl_max_tdp_ratio": Float(min=1.0), "flops_estimate": Bool(),
+               "joules_per_flop": Float(min=0.0, nullable=True)},
     "experiment": {"name": Str(), "token_budget": Int(min=1), "baselines": List(item=Str()),
                    "target_f1": Float(min=0.0, nullable=True)},
 }

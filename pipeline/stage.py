@@ -58,6 +58,8 @@ def stage_run(cfg: DictConfig, name: str, metrics_file: str | None = None) -> It
     run = StageRun(meter)
     with meter.window(name) as window:
         yield run
+        # FLOPs the body counted (train: flops, evaluate: inference_flops): estimated:flops
+        window["flops"] = run.metrics.get("flops", run.metrics.get("inference_flops"))
     measured = window["result"]
     metrics = dict(run.metrics)
     metrics.update(time_s=measured.time_s, energy_j=measured.energy_j,

@@ -5,11 +5,14 @@ Rules (stated in the report too):
   share = min(1, records it trains on / records rewrite made): every record made is charged the
   same average cost, and a curriculum that repeats records is charged at most all of them. The
   base_model stage (shared by every model, the base model included) is charged to none.
-- training energy = the train stage's energy (model loading included); total = data + training.
+- training energy = the train stage's energy (its FLOPs' estimate where no counter exists, else
+  measured, model loading included); total = data + training.
   Evaluation energy is shown per stage but charged to no curriculum: it measures, it does not make.
-- energy to target = the cumulative training energy of the first evaluated checkpoint whose F1
-  reaches the target F1; target = `experiment.target_f1`, or the best F1 any baseline curriculum
-  (`experiment.baselines`) reached at any checkpoint.
+- energy to target = the cumulative training energy where the F1 curve (base model at 0 J, then
+  each evaluated checkpoint) first reaches the target F1, interpolated linearly between the two
+  checkpoints around the crossing (`reporting.paired.energy_to_target`); target =
+  `experiment.target_f1`, or the best F1 any baseline curriculum (`experiment.baselines`) reached
+  at any checkpoint.
 - joules per F1 point = total energy / (F1 - base model F1), when F1 exceeds the base model's.
 """
 
@@ -18,8 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from joule.errors import JouleError
 from joule.io import read_json
+from reporting.paired import energy_to_target
 
 # Equal F1s compare equal although computed in different files (floating point sums).
 _F1_TOLERANCE = 1e-9
@@ -39,14 +45,33 @@ class Metrics:
         return data[key]
 
 
-def load_metrics(metrics_dir: str | Path, curricula: list[str]) -> Metrics:
-    """Read prepare, rewrite, base_model, eval/base and curate/train/eval of every curriculum."""
+def load_metrics(metrics_dir: str | Path, curricula: list[str],
+                 extra_runs: list[str] = ()) -> Metrics:
+    """Read prepare, rewrite, base_model, eval/base and curate/train/eval of every curriculum,
+    and train/eval of every extra run key (further seeds: `curated@1`)."""
     metrics_dir = Path(metrics_dir)
     labels = ["prepare", "rewrite", "base_model", "eval/base"]
     for name in curricula:
         labels += [f"curate/{name}", f"train/{name}", f"eval/{name}"]
+    for key in extra_runs:
+        labels += [f"train/{key}", f"eval/{key}"]
     paths = {label: metrics_dir / f"{label}.json" for label in labels}
     return Metrics({label: read_json(path) for label, path in paths.items()}, paths)
+
+
+def checkpoint_training_j(train: dict) -> dict[str, float]:
+    """Cumulative training energy (J) per checkpoint name of one train metrics file.
+
+    Where the stage's energy is `estimated:flops` (no counter), each checkpoint's is its FLOPs x
+    the same joules per FLOP, so the curve and the stage total share one basis (the checkpoint
+    rows themselves were written during training, from CPU time); else the rows' own figures.
+    """
+    parts = (train.get("energy") or {}).get("components") or {}
+    cpu = parts.get("cpu") or {}
+    if set(parts) == {"cpu"} and cpu.get("source") == "estimated:flops":
+        return {c["name"]: float(c["flops"]) * float(cpu["joules_per_flop"])
+                for c in train.get("checkpoints") or []}
+    return {c["name"]: float(c["energy_j"]) for c in train.get("checkpoints") or []}
 
 
 def combine_sources(*sources: str) -> str:
@@ -108,12 +133,16 @@ class Figures:
     payback: list[str]
 
 
-def _curve(metrics: Metrics, label: str) -> list[Point]:
+def _curve(metrics: Metrics, label: str, trained: dict | None = None) -> list[Point]:
+    """Evaluated checkpoints; cumulative training energy `trained[name]` (J, from
+    `checkpoint_training_j`) where present, else eval's copy of the checkpoint row."""
     checkpoints = metrics.get(label, "checkpoints")
+    trained = trained or {}
     if not checkpoints:
         raise JouleError(f"{metrics.paths[label]} lists no checkpoints")
     try:
-        points = [Point(c["name"], int(c["tokens"]), float(c["energy_j"]), float(c["f1"]),
+        points = [Point(c["name"], int(c["tokens"]),
+                        float(trained.get(c["name"], c["energy_j"])), float(c["f1"]),
                         float(c["em"])) for c in checkpoints]
     except KeyError as exc:
         raise JouleError(f"a checkpoint in {metrics.paths[label]} has no {exc.args[0]!r}") from exc
@@ -164,7 +193,7 @@ def compute(metrics: Metrics, curricula: list[str], baselines: list[str],
             f1=float(metrics.get(eval_label, "f1")), em=float(metrics.get(eval_label, "em")),
             f1_ci95=list(metrics.get(eval_label, "f1_ci95")),
             em_ci95=list(metrics.get(eval_label, "em_ci95")),
-            curve=_curve(metrics, eval_label)))
+            curve=_curve(metrics, eval_label, checkpoint_training_j(metrics.files[train_label]))))
 
     by_name = {row.name: row for row in rows}
     if target_f1 is None:
@@ -182,7 +211,10 @@ def compute(metrics: Metrics, curricula: list[str], baselines: list[str],
         row.j_per_f1_point = row.total_j / gain if gain > 0 else None
         reached = next((p for p in row.curve if p.f1 >= target_f1 - _F1_TOLERANCE), None)
         if reached:
-            row.energy_to_target_j, row.target_checkpoint = reached.energy_j, reached.name
+            crossing = energy_to_target(np.array([p.energy_j for p in row.curve]),
+                                        np.array([[p.f1] for p in row.curve]), base.f1,
+                                        target_f1 - _F1_TOLERANCE)[0]
+            row.energy_to_target_j, row.target_checkpoint = float(crossing), reached.name
     for row in rows:
         for b in baselines:
             other = by_name[b]

@@ -65,3 +65,22 @@ def energy_by_stage(stages: list[tuple[str, float, str]]) -> bytes:
     ax.set_title("Energy by stage")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
+
+
+def seed_curves(evidence, base_f1: float) -> bytes:
+    """F1 (on each run's curve questions) against cumulative training energy, a line per seed."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, runs) in enumerate(evidence.runs.items()):
+        for j, run in enumerate(runs):
+            ids = set.intersection(*(set(s) for s in run.scores))
+            f1 = [sum(s[q] for q in ids) / len(ids) for s in run.scores]
+            ax.plot([0, *(e / 1000 for e in run.energy_j)], [base_f1, *f1], marker="o",
+                    markersize=3, color=colours[i % len(colours)], alpha=0.9 if j == 0 else 0.5,
+                    label=name if j == 0 else None)
+    ax.set_xlabel("cumulative training energy (kJ)")
+    ax.set_ylabel("F1 on the curve's questions")
+    ax.set_title(f"F1 vs training energy, {len(evidence.seeds)} seed(s) per curriculum")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _png(fig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from html.parser import HTMLParser
 
@@ -11,7 +12,8 @@ import pytest
 from joule.config import compose
 from joule.errors import JouleError
 from joule.io import write_json
-from pipeline.report import TABLE_HEADER, main
+from pipeline.report import main
+from reporting.document import TABLE_HEADER
 
 ESTIMATE = {"components": {"cpu": {"energy_j": 0.0, "source": "estimated:tdp",
                                    "cpu_time_s": 2.0, "watts_per_core": 5.0,
@@ -35,8 +37,28 @@ def stage_file(energy_j: float, source: str = "estimated:tdp", **extra) -> dict:
             **extra}
 
 
-def write_metrics(root, train_sources: dict | None = None) -> None:
-    """Metrics files of prepare, rewrite, base_model, the base model's eval and 3 curricula."""
+QUESTIONS = [f"q{i:03d}" for i in range(100)]
+
+
+def write_predictions(root, key: str, checkpoint: str, f1: float, ids=QUESTIONS) -> None:
+    """Per-question F1 whose mean is `f1`: 100 on round(f1)% of the questions, 0 on the others;
+    which questions depends on the run (a fixed shuffle per key), as real runs differ."""
+    hits = round(f1 / 100 * len(ids))
+    order = sorted(ids, key=lambda q: hashlib.sha256(f"{key}/{q}".encode()).hexdigest())
+    won = set(order[:hits])
+    rows = [{"id": q, "f1": 100.0 if q in won else 0.0, "em": 0.0, "prediction": "x",
+             "answers": ["x"], "question": "?"} for q in ids]
+    path = root / key / f"{checkpoint}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def write_metrics(root, train_sources: dict | None = None, curricula: dict | None = None,
+                  key_suffix: str = "") -> None:
+    """Metrics files of prepare, rewrite, base_model, the base model's eval and 3 curricula,
+    and the predictions files beside them (`<root>/../predictions`)."""
+    predictions = root.parent / "predictions"
+    write_predictions(predictions, "base", "base", 20.0)
     write_json(root / "prepare.json", stage_file(100.0, pages=10))
     write_json(root / "rewrite.json", stage_file(900.0, records={"qa_extractive": 600,
                                                                   "raw": 400}))
@@ -46,20 +68,22 @@ def write_metrics(root, train_sources: dict | None = None) -> None:
     write_json(root / "eval" / "base.json",
                stage_file(40.0, f1=20.0, em=10.0, n=100, f1_ci95=[15.0, 25.0],
                           em_ci95=[5.0, 15.0], checkpoints=[base_ck]))
-    for name, (records, curate_j, train_j, points) in CURRICULA.items():
+    for name, (records, curate_j, train_j, points) in (curricula or CURRICULA).items():
         write_json(root / "curate" / f"{name}.json", stage_file(curate_j, records_out=records))
+        for ck, _, _, f1, _ in points:
+            write_predictions(predictions, name + key_suffix, ck, f1)
         train_cks = [{"name": ck, "fraction": tokens / 1000, "tokens": tokens, "energy_j": e,
                       "energy_source": "estimated:tdp", "time_s": 1.0,
                       "flops": tokens * 540_000_000,
                       "path": f"{name}/{ck}"} for ck, tokens, e, _, _ in points]
         source = (train_sources or {}).get(name, "estimated:tdp")
-        write_json(root / "train" / f"{name}.json",
+        write_json(root / "train" / f"{name}{key_suffix}.json",
                    stage_file(train_j, source, checkpoints=train_cks, final=points[-1][0]))
         eval_cks = [{"name": ck, "tokens": tokens, "energy_j": e, "f1": f1, "em": em,
                      "f1_ci95": [f1 - 4, f1 + 4], "em_ci95": [em - 4, em + 4]}
                     for ck, tokens, e, f1, em in points]
         final = eval_cks[-1]
-        write_json(root / "eval" / f"{name}.json",
+        write_json(root / "eval" / f"{name}{key_suffix}.json",
                    stage_file(60.0, f1=final["f1"], em=final["em"], n=100,
                               f1_ci95=final["f1_ci95"], em_ci95=final["em_ci95"],
                               checkpoints=eval_cks))
@@ -67,7 +91,9 @@ def write_metrics(root, train_sources: dict | None = None) -> None:
 
 def config(tmp_path, *overrides):
     return compose([f"metrics_dir={tmp_path / 'metrics'}", f"reports_dir={tmp_path / 'reports'}",
-                    "~curricula.curated_shuffled", *overrides])
+                    f"eval.predictions_dir={tmp_path / 'predictions'}",
+                    "experiment.bootstrap_samples=300", "~curricula.curated_shuffled",
+                    *overrides])
 
 
 def table(md: str, heading: str = "## Results") -> dict[str, dict[str, str]]:
@@ -121,17 +147,19 @@ def test_energy_to_target_hand_worked(report):
     rows = table(report["md"])
     assert report["metrics"]["target_f1"] == 40.0
     assert "synthetic_all at checkpoint ckpt-050" in report["metrics"]["target_basis"]
-    # curated first reaches 40 at ckpt-050 (42.0), after 1500 J of training.
-    assert rows["curated"]["energy to target F1 (kJ)"] == "1.500 (at ckpt-050)"
+    # curated crosses 40 between the base model (20 at 0 J) and ckpt-050 (42 at 1500 J):
+    # interpolated, 1500 * 20 / 22 = 1363.6 J (not 1500 J, the first checkpoint past it).
+    assert rows["curated"]["energy to target F1 (kJ)"] == "1.364 (at ckpt-050)"
     assert rows["synthetic_all (baseline)"]["energy to target F1 (kJ)"] == "2.500 (at ckpt-050)"
     assert rows["raw (baseline)"]["energy to target F1 (kJ)"] == "not reached"
-    assert rows["curated"]["energy to target vs baselines"] == "0.60x synthetic_all"
+    assert rows["curated"]["energy to target vs baselines"] == "0.55x synthetic_all"
     summary = report["metrics"]["curricula"]
-    assert summary["curated"]["energy_to_target_ratio"] == {"synthetic_all": pytest.approx(0.6)}
+    assert summary["curated"]["energy_to_target_ratio"] == {
+        "synthetic_all": pytest.approx(1500 * 20 / 22 / 2500)}
     assert summary["raw"]["reached_target"] is False and "energy_to_target_j" not in summary["raw"]
-    # Payback: 2500 - 1500 = 1000 J saved for 230 J of data making.
+    # Payback: 2500 - 1363.6 = 1136.4 J saved for 230 J of data making.
     payback = report["md"].split("## Synthesis payback", 1)[1].split("##", 1)[0]
-    assert "saved 1.000 kJ" in payback and "4.35x" in payback
+    assert "saved 1.136 kJ" in payback and "4.94x" in payback
 
 
 def test_configured_target_and_no_baseline_reaching_it(tmp_path):
@@ -139,7 +167,8 @@ def test_configured_target_and_no_baseline_reaching_it(tmp_path):
     metrics = main(config(tmp_path, "experiment.target_f1=44"))
     md = (tmp_path / "reports" / "report.md").read_text()
     rows = table(md)
-    assert rows["curated"]["energy to target F1 (kJ)"] == "3.000 (at ckpt-100)"
+    # 42 at 1500 J, 45 at 3000 J: 44 is reached 2/3 of the way, at 2500 J
+    assert rows["curated"]["energy to target F1 (kJ)"] == "2.500 (at ckpt-100)"
     assert rows["curated"]["energy to target vs baselines"] == "-"
     assert metrics["target_basis"] == "configured (experiment.target_f1)"
     assert "no baseline reached the target F1" in md
@@ -168,7 +197,7 @@ def test_html_is_well_formed_with_png_plots(report):
     checker.close()
     assert report["html"].startswith("<!DOCTYPE html>")
     assert checker.errors == [] and checker.stack == []
-    assert len(checker.images) == 3
+    assert len(checker.images) == 4
     for src in checker.images:
         prefix = "data:image/png;base64,"
         assert src.startswith(prefix)
@@ -226,3 +255,168 @@ def test_bad_baselines_and_missing_keys_are_named(tmp_path):
     write_json(tmp_path / "metrics" / "curate" / "raw.json", data)
     with pytest.raises(JouleError, match=r"curate/raw.json has no 'records_out'"):
         main(config(tmp_path))
+
+
+# --- paired comparisons, seeds, verdict, carbon, whole cost ------------------------------------
+
+def with_last_f1(f1: float) -> dict:
+    """CURRICULA with curated's last checkpoint at `f1`."""
+    records, curate_j, train_j, points = CURRICULA["curated"]
+    last = points[-1]
+    return {**CURRICULA, "curated": (records, curate_j, train_j,
+                                     [points[0], (*last[:3], f1, last[4])])}
+
+
+@pytest.mark.parametrize("last_f1, start", [
+    (58.0, "Curated beats synthetic_all by 20.0 F1 [+"),
+    (38.0, "Curated and synthetic_all show no measurable difference (+0.0 F1 [-"),
+    (15.0, "Curated scores below synthetic_all by 23.0 F1 [-"),
+])
+def test_verdict_from_hand_made_metrics(tmp_path, last_f1, start):
+    """synthetic_all (38 at its last checkpoint) is the best baseline (raw: 35)."""
+    write_metrics(tmp_path / "metrics", curricula=with_last_f1(last_f1))
+    metrics = main(config(tmp_path))
+    md = (tmp_path / "reports" / "report.md").read_text()
+    assert metrics["verdict"].startswith(start), metrics["verdict"]
+    assert metrics["best_baseline"] == "synthetic_all"
+    assert md.split("\n\n")[1] == f"Verdict: {metrics['verdict']}"   # right under the title
+    pair = metrics["paired"]["curated"]["vs_synthetic_all"]
+    assert pair["f1_diff"] == pytest.approx(last_f1 - 38.0)
+    assert pair["f1_diff_low"] <= pair["f1_diff"] <= pair["f1_diff_high"]
+    assert pair["n_questions"] == 100
+    assert ("beats" in metrics["verdict"]) == (pair["f1_diff_low"] > 0)
+
+
+def test_ablation_pairs_and_equal_energy(tmp_path):
+    shuffled = {"curated_shuffled": (200, 30.0, 5000.0, [("ckpt-050", 500, 1500.0, 41.0, 30.0),
+                                                          ("ckpt-100", 1000, 3000.0, 46.0, 33.0)])}
+    write_metrics(tmp_path / "metrics", curricula={**CURRICULA, **shuffled})
+    cfg = compose([f"metrics_dir={tmp_path / 'metrics'}", f"reports_dir={tmp_path / 'reports'}",
+                   f"eval.predictions_dir={tmp_path / 'predictions'}",
+                   "experiment.bootstrap_samples=300"])
+    metrics = main(cfg)
+    ablation = metrics["paired"]["curated"]["vs_curated_shuffled"]
+    assert ablation["f1_diff"] == pytest.approx(-1.0)
+    assert "the easy-to-hard order shows no measurable effect (curated vs curated_shuffled: " \
+           "-1.0 F1 [" in metrics["verdict"]
+    assert "curated_shuffled" not in metrics["paired"]           # an ablation is not a headline
+    vs_base = metrics["paired"]["curated"]["vs_synthetic_all"]
+    # equal energy: the most both spent = curated's 3000 J; synthetic_all at 3000 J lies between
+    # 40 (2500 J) and 38 (5000 J): 39.6; curated 45 there
+    assert vs_base["equal_energy_j"] == 3000.0
+    assert vs_base["f1_diff_equal_energy"] == pytest.approx(45.0 - 39.6)
+    assert vs_base["energy_to_target_ratio"] == pytest.approx(1500 * 20 / 22 / 2500)
+    assert vs_base["energy_to_target_ratio_low"] <= vs_base["energy_to_target_ratio"]
+    high = vs_base["energy_to_target_ratio_high"]
+    # a resample where curated misses the resampled target makes the ratio unbounded: null
+    assert (high is None) == (vs_base["target_missed_share"] > 0.025) or high >= 0.545
+
+
+def test_pairs_only_common_questions(tmp_path):
+    """The last checkpoint scored on more questions than the earlier ones (full set vs sample)."""
+    write_metrics(tmp_path / "metrics")
+    more = [f"q{i:03d}" for i in range(160)]
+    for name, (_, _, _, points) in CURRICULA.items():
+        write_predictions(tmp_path / "predictions", name, points[-1][0], points[-1][3], more)
+    metrics = main(config(tmp_path))
+    pair = metrics["paired"]["curated"]["vs_synthetic_all"]
+    assert pair["n_questions"] == 160 and pair["n_questions_curve"] == 100
+
+
+def test_seeds_are_read_and_widen_nothing_silently(tmp_path):
+    write_metrics(tmp_path / "metrics")
+    write_metrics(tmp_path / "metrics", curricula=with_last_f1(40.0), key_suffix="@1")
+    metrics = main(config(tmp_path, "experiment.seeds=[0,1]"))
+    md = (tmp_path / "reports" / "report.md").read_text()
+    seeds = table(md, "## Seeds")
+    assert len(md.split("## Seeds")[1].split("##")[0].strip().splitlines()) == 2 + 6
+    assert seeds["curated"]["F1, last checkpoint"] in ("40.0 (100 q.)", "45.0 (100 q.)")
+    pair = metrics["paired"]["curated"]["vs_synthetic_all"]
+    assert pair["seeds"] == [2, 2] and pair["f1_diff"] == pytest.approx((45 + 40) / 2 - 38)
+    assert "2 seeds" in metrics["verdict"]
+    (tmp_path / "metrics" / "eval" / "raw@1.json").unlink()
+    with pytest.raises(JouleError, match="eval/raw@1.json"):
+        main(config(tmp_path, "experiment.seeds=[0,1]"))
+
+
+def test_carbon_and_evaluation_energy_columns(tmp_path, report):
+    rows = table(report["md"])
+    # curated total 5230 J = 5230 / 3.6e6 kWh x 475 gCO2e/kWh
+    assert float(rows["curated"]["gCO2e (estimate)"]) == pytest.approx(5230 / 3.6e6 * 475,
+                                                                       abs=0.01)
+    assert rows["curated"]["evaluation energy (kJ, not charged)"] == "0.060"
+    assert rows["base model"]["evaluation energy (kJ, not charged)"] == "0.040"
+    summary = report["metrics"]
+    assert summary["carbon"]["label"] == "estimated" and "IEA" in summary["carbon"]["source"]
+    assert summary["curricula"]["curated"]["evaluation_energy_j"] == 60.0
+    cost = report["md"].split("## Every joule spent", 1)[1].split("##", 1)[0]
+    # 100 + 900 + 3 curate (45) | 50 | 3 train (15300) | 40 + 3 x 60
+    assert "data (prepare, rewrite, curate): 1.045 kJ" in cost
+    assert "evaluation (measurement, not charged): 0.220 kJ" in cost
+    assert "whole experiment: 16.615 kJ" in cost
+
+
+def test_country_intensity_from_codecarbon_data(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    from reporting import carbon
+
+    data = tmp_path / "data" / "private_infra"
+    data.mkdir(parents=True)
+    (data / "global_energy_mix.json").write_text(json.dumps(
+        {"FRA": {"carbon_intensity": 85.0, "country_name": "France", "year": 2021}}))
+    monkeypatch.setattr(carbon.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(importlib.metadata, "version", lambda package: "9.9")
+    grid = carbon.grid_intensity({"country": "fra"})
+    assert grid.g_per_kwh == 85.0 and "France (2021)" in grid.source
+    assert grid.grams(3.6e6) == pytest.approx(85.0)
+    with pytest.raises(JouleError, match="'XXX' is not in CodeCarbon"):
+        carbon.grid_intensity({"country": "XXX"})
+    with pytest.raises(JouleError, match="experiment.carbon.source"):
+        carbon.grid_intensity({"grid_intensity_g_per_kwh": 100, "source": ""})
+
+    def absent(package):
+        raise ModuleNotFoundError(package)
+
+    monkeypatch.setattr(carbon.resources, "files", absent)
+    with pytest.raises(JouleError, match="pip install codecarbon"):
+        carbon.grid_intensity({"country": "FRA"})
+
+
+def test_readme_block_is_written_from_report_json(report, tmp_path):
+    from pipeline.report import README_END, README_START, write_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Result\n{README_START}\nOLD-TEXT\n{README_END}\n\n## More\n")
+    write_readme(config(report["dir"]), readme)
+    text = readme.read_text()
+    assert "OLD-TEXT" not in text and text.endswith(f"{README_END}\n\n## More\n")
+    block = text.split(README_START)[1].split(README_END)[0]
+    assert report["metrics"]["verdict"] in block
+    assert "| curated - synthetic_all | +7.0 [" in block
+    readme.write_text("no markers")
+    with pytest.raises(JouleError, match="results:start"):
+        write_readme(config(report["dir"]), readme)
+
+
+def test_flops_estimated_training_puts_the_curve_on_the_same_basis(tmp_path):
+    """Checkpoint rows carry CPU-time energies written during training; with an
+    `estimated:flops` stage the report uses FLOPs x the stage's joules per FLOP for them too."""
+    write_metrics(tmp_path / "metrics")
+    path = tmp_path / "metrics" / "train" / "curated.json"
+    data = json.loads(path.read_text())
+    data["energy"] = {"components": {"cpu": {
+        "energy_j": 1.08e12 * 2e-9, "source": "estimated:flops", "flops": 5.4e11,
+        "joules_per_flop": 2e-9, "calibration": {"method": "test"}, "cpu_time_s": 9.0,
+        "tdp_estimate_j": 45.0, "watts_per_core": 5.0, "basis": "t"}}}
+    data["energy_j"], data["energy_source"] = 5.4e11 * 2e-9, "estimated:flops"
+    write_json(path, data)
+    main(config(tmp_path))
+    rows = json.loads((tmp_path / "metrics" / "plots" / "f1_vs_energy.json").read_text())
+    curated = {r["checkpoint"]: r["energy_j"] for r in rows if r["curriculum"] == "curated"}
+    assert curated == {"ckpt-050": pytest.approx(500 * 5.4e8 * 2e-9),
+                       "ckpt-100": pytest.approx(1000 * 5.4e8 * 2e-9)}
+    md = (tmp_path / "reports" / "report.md").read_text()
+    assert "`estimated:flops`: energy_j = flops * joules_per_flop, joules_per_flop = 2e-09" in md
+    stages = table(md, "## Energy by stage: measured or estimated")
+    assert stages["train/curated"]["how"] == "cpu: 5.4e+11 FLOPs x 2e-09 J/FLOP"
