@@ -2,7 +2,8 @@
 
 It answers `/v1/chat/completions` like a rewriting model would (scripted from the prompt: pairs
 copied from the passage, a list of facts, the passage itself as paraphrase), counts requests,
-and can fail the first N (or all after N) with HTTP 500, answer garbage, or stall past the client's timeout.
+and can fail the first N (or all after N) with HTTP 500, answer garbage, or stall past the
+client's timeout.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from joule.config import compose
 from joule.errors import JouleError
 from joule.formats import prompt_and_answer
-from joule.io import read_json, read_table
+from joule.io import read_table
 from pipeline.rewrite_llm import main
 from rewriters.llm import ground, parse
 from rewriters.llm.rewrite import passages
@@ -166,3 +166,22 @@ def test_remote_backend_without_energy_figure_fails_before_requests(tmp_path):
             main(config(tmp_path, srv.url,
                         "rewrite_llm.backend.energy.joules_per_generated_token=null"))
         assert srv.requests == 0
+
+
+def test_curated_llm_reads_the_llm_record_root(tmp_path, tiny_model):
+    from pipeline.curate import main as curate
+    from tests.curate_fixtures import write_eval
+
+    write_pages(tmp_path / "data", good_pages())
+    with FakeServer() as srv:
+        m = main(config(tmp_path, srv.url))
+    overrides = [f"data_dir={tmp_path / 'data'}", f"metrics_dir={tmp_path / 'metrics'}",
+                 f"model.dir={tiny_model}", f"eval.path={write_eval(tmp_path / 'eval.json')}",
+                 "experiment.token_budget=100000", "energy.use_zeus=false"]
+    c = curate(compose([*overrides, "curriculum=curated_llm"]))
+    assert c["records_in"] == sum(m["records"].values())   # records_llm only: no spaCy root
+    kept = read_table(tmp_path / "data" / "curricula" / "curated_llm").to_pylist()
+    assert kept and {r["format"].split(".")[0] for r in kept} <= {"qa_extractive", "paraphrase",
+                                                                   "key_facts"}
+    with pytest.raises(JouleError, match=r"no record directories under .*/data/records "):
+        curate(compose([*overrides, "curriculum=curated"]))   # the spaCy root is absent here
