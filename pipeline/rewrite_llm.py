@@ -112,8 +112,9 @@ def main(cfg: DictConfig) -> dict:
         records_total=n_records,
         records_per_s=round(n_records / local.time_s, 4) if local.time_s > 0 else 0.0,
         generated_tokens_per_s=(round(result.generated_tokens_sent / local.time_s, 2)
-                                if local.time_s > 0 else 0.0),
-        j_per_record=round(metrics["energy_j"] / n_records, 3) if n_records else None)
+                                if local.time_s > 0 else 0.0))
+    if n_records:
+        metrics["j_per_record"] = round(metrics["energy_j"] / n_records, 3)
     write_json(Path(cfg.metrics_dir) / "rewrite_llm.json", metrics)
     return metrics
 
