@@ -51,7 +51,7 @@ def prompt_and_answer(record: dict) -> tuple[str, str] | None:
         facts = record["facts"]
         facts = json.loads(facts) if isinstance(facts, str) else list(facts)
         return f"Key facts about {record['title']}", "\n".join(f"- {f}" for f in facts)
-    if name == "raw":
+    if name in ("raw", "paraphrase"):   # plain language modelling on the text
         return None
     raise ValueError(f"no formatting rule for format {record['format']!r}")
 

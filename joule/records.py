@@ -21,6 +21,7 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "multiple_choice": ("question", "options", "answer_index", "answer"),  # options: 4 strings
     "key_facts": ("facts",),                            # facts: list of sentences
     "raw": ("text",),
+    "paraphrase": ("text",),                            # an LLM's rewording of a passage (WRAP)
 }
 
 CLOZE_MASK = "____"

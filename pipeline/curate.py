@@ -1,6 +1,8 @@
 """Stage `curate`: records of every format -> one curriculum's training set, in training order.
 
-`python -m pipeline.curate curriculum=<name>` reads `<data_dir>/records/*/`, runs the steps of
+`python -m pipeline.curate curriculum=<name>` reads `<data_dir>/<root>/*/` for every record root
+the curriculum names in `records:` (default `[records]`, the spaCy rewrite's; the LLM rewrite
+writes `records_llm`), runs the steps of
 `conf/curricula/<name>.yaml` (see `curricula/`), and writes
 - `<data_dir>/curricula/<name>/train.parquet`: the records kept, in training order, with the
   union of the formats' columns (null where a format lacks a field);
@@ -28,12 +30,19 @@ from pipeline.stage import stage_run
 AUDIT_FIELDS = (("step", pa.string()), ("reason", pa.string()), ("detail", pa.string()))
 
 
-def load_records(records_dir: Path) -> tuple[list[dict], pa.Schema]:
-    """Every record under `records_dir/<format>/`, formats in name order, rows in file order,
-    and the union schema of their tables (common columns first)."""
-    dirs = sorted(p for p in records_dir.iterdir() if p.is_dir()) if records_dir.is_dir() else []
-    if not dirs:
-        raise JouleError(f"no record directories under {records_dir} (run the rewrite stage)")
+def load_records(records_dir: Path | list[Path]) -> tuple[list[dict], pa.Schema]:
+    """Every record under `<root>/<format>/` of each root (one dir or a list), roots in the
+    order given, formats in name order, rows in file order, and the union schema of their
+    tables (common columns first)."""
+    roots = [records_dir] if isinstance(records_dir, Path) else list(records_dir)
+    dirs = []
+    for root in roots:
+        found = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        if not found:
+            raise JouleError(f"no record directories under {root} (run the rewrite stage "
+                             "that writes it)")
+        dirs += found
+    records_dir = ", ".join(str(r) for r in roots)
     tables = [read_table(d) for d in dirs]
     for d, table in zip(dirs, tables, strict=True):
         missing = [c for c in COMMON_FIELDS if c not in table.column_names]
@@ -71,7 +80,8 @@ def main(cfg: DictConfig) -> dict:
     budget = int(require(cfg, "experiment.token_budget"))
     with stage_run(cfg, "curate", f"curate/{name}.json") as stage:
         steps = build_steps(curriculum)
-        records, schema = load_records(Path(cfg.data_dir) / "records")
+        roots = list(curriculum.get("records") or ["records"])   # record roots under data_dir
+        records, schema = load_records([Path(cfg.data_dir) / r for r in roots])
         ctx = Context(seed=int(cfg.seed), token_budget=budget,
                       tokenizer=load_tokenizer(require(cfg, "model.dir")), eval_cfg=cfg.eval)
         result = run_steps(records, steps, ctx)
