@@ -74,7 +74,7 @@ def config(tmp_path, url, *extra):
                     "energy.use_zeus=false", "rewrite_llm/backend=openai",
                     f"rewrite_llm.backend.base_url={url}", "rewrite_llm.backend.model=fake",
                     "rewrite_llm.backend.max_retries=2", "rewrite_llm.backend.timeout_s=5",
-                    "rewrite_llm.min_passage_chars=50", *extra])
+                    "rewrite_llm.min_passage_chars=50", "rewrite_llm.max_pages=2", *extra])
 
 
 def test_stage_against_server_grounds_records_and_caches(tmp_path, monkeypatch):
