@@ -49,7 +49,9 @@ def main(cfg: DictConfig) -> dict:
     with stage_run(cfg, "report", "report.json") as stage:
         grid = grid_intensity(exp.get("carbon") or {})
         metrics = load_metrics(cfg.metrics_dir, curricula, extra)
-        figures = compute(metrics, curricula, baselines, exp.get("target_f1"))
+        llm = frozenset(n for n in curricula
+                        if "records_llm" in (cfg.curricula[n].get("records") or []))
+        figures = compute(metrics, curricula, baselines, exp.get("target_f1"), llm)
         evidence = gather(cfg.metrics_dir, cfg.eval.predictions_dir, curricula, baselines,
                           exp.get("ablations"), seeds, exp.get("target_f1"),
                           int(exp.get("bootstrap_samples") or 2000), int(cfg.seed))

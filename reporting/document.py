@@ -190,13 +190,15 @@ def seed_rows(evidence: Evidence) -> list[list[str]]:
 
 def whole_cost(metrics: Metrics, grid: GridIntensity) -> list[str]:
     """Every joule the experiment's stages spent, by role, with its gCO2e estimate."""
-    roles = {"data (prepare, rewrite, curate)": 0.0, "base model": 0.0, "training": 0.0,
+    roles = {"data (prepare, rewrite, curate)": 0.0, "LLM synthesis (rewrite_llm)": 0.0,
+             "base model": 0.0, "training": 0.0,
              "evaluation (measurement, not charged)": 0.0}
     for label in metrics.files:
         j = float(metrics.get(label, "energy_j"))
         kind = label.split("/")[0]
         role = {"prepare": "data (prepare, rewrite, curate)", "rewrite":
                 "data (prepare, rewrite, curate)", "curate": "data (prepare, rewrite, curate)",
+                "rewrite_llm": "LLM synthesis (rewrite_llm)",
                 "base_model": "base model", "train": "training",
                 "eval": "evaluation (measurement, not charged)"}.get(kind)
         if role:

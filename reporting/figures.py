@@ -51,6 +51,8 @@ def load_metrics(metrics_dir: str | Path, curricula: list[str],
     and train/eval of every extra run key (further seeds: `curated@1`)."""
     metrics_dir = Path(metrics_dir)
     labels = ["prepare", "rewrite", "base_model", "eval/base"]
+    if (metrics_dir / "rewrite_llm.json").is_file():   # the LLM rewrite's stage, where it ran
+        labels.append("rewrite_llm")
     for name in curricula:
         labels += [f"curate/{name}", f"train/{name}", f"eval/{name}"]
     for key in extra_runs:
@@ -153,8 +155,12 @@ def _curve(metrics: Metrics, label: str, trained: dict | None = None) -> list[Po
 
 
 def compute(metrics: Metrics, curricula: list[str], baselines: list[str],
-            target_f1: float | None) -> Figures:
-    """The table, energy to target and payback lines of the report."""
+            target_f1: float | None, llm_curricula: frozenset[str] = frozenset()) -> Figures:
+    """The table, energy to target and payback lines of the report.
+
+    A curriculum in `llm_curricula` trains on the LLM rewrite's records: its data energy shares
+    `rewrite_llm`'s energy (by the records it keeps out of those rewrite_llm made) instead of the
+    spaCy rewrite's."""
     unknown = [b for b in baselines if b not in curricula]
     if not baselines or unknown:
         raise JouleError(f"config key 'experiment.baselines' must name curricula of the "
@@ -163,15 +169,23 @@ def compute(metrics: Metrics, curricula: list[str], baselines: list[str],
     records_made = sum(int(n) for n in made.values())
     if records_made <= 0:
         raise JouleError(f"{metrics.paths['rewrite']} says no records were made")
-    shared_j = metrics.get("prepare", "energy_j") + metrics.get("rewrite", "energy_j")
-    shared_source = combine_sources(metrics.get("prepare", "energy_source"),
-                                    metrics.get("rewrite", "energy_source"))
     base = Point("base", 0, 0.0, float(metrics.get("eval/base", "f1")),
                  float(metrics.get("eval/base", "em")))
 
+    if llm_curricula and "rewrite_llm" not in metrics.files:
+        raise JouleError(f"curricula {sorted(llm_curricula)} train on LLM records but "
+                         "metrics has no rewrite_llm.json: run `python -m pipeline.rewrite_llm`")
     rows = []
     for name in curricula:
-        share = min(1.0, int(metrics.get(f"curate/{name}", "records_out")) / records_made)
+        synth = "rewrite_llm" if name in llm_curricula else "rewrite"
+        made_n = records_made if synth == "rewrite" else sum(
+            int(n) for n in metrics.get("rewrite_llm", "records").values())
+        if made_n <= 0:
+            raise JouleError(f"{metrics.paths[synth]} says no records were made")
+        share = min(1.0, int(metrics.get(f"curate/{name}", "records_out")) / made_n)
+        shared_j = metrics.get("prepare", "energy_j") + metrics.get(synth, "energy_j")
+        shared_source = combine_sources(metrics.get("prepare", "energy_source"),
+                                        metrics.get(synth, "energy_source"))
         curate_j = float(metrics.get(f"curate/{name}", "energy_j"))
         train_label, eval_label = f"train/{name}", f"eval/{name}"
         train_points = metrics.get(train_label, "checkpoints")
@@ -188,7 +202,7 @@ def compute(metrics: Metrics, curricula: list[str], baselines: list[str],
                                         metrics.get(f"curate/{name}", "energy_source")),
             data_parts={"share": share,
                         "prepare_share_j": metrics.get("prepare", "energy_j") * share,
-                        "rewrite_share_j": metrics.get("rewrite", "energy_j") * share,
+                        "rewrite_share_j": metrics.get(synth, "energy_j") * share,
                         "curate_j": curate_j},
             f1=float(metrics.get(eval_label, "f1")), em=float(metrics.get(eval_label, "em")),
             f1_ci95=list(metrics.get(eval_label, "f1_ci95")),

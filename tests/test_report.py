@@ -420,3 +420,19 @@ def test_flops_estimated_training_puts_the_curve_on_the_same_basis(tmp_path):
     assert "`estimated:flops`: energy_j = flops * joules_per_flop, joules_per_flop = 2e-09" in md
     stages = table(md, "## Energy by stage: measured or estimated")
     assert stages["train/curated"]["how"] == "cpu: 5.4e+11 FLOPs x 2e-09 J/FLOP"
+
+
+def test_llm_curriculum_is_charged_the_llm_rewrite_and_every_joule_shows_it(tmp_path):
+    root = tmp_path / "metrics"
+    write_metrics(root)
+    write_json(root / "rewrite_llm.json", stage_file(2000.0, records={"qa_diverse": 100,
+                                                                      "paraphrase": 100}))
+    # synthetic_all reads the LLM records (records_out 600 of 200 made: share capped at 1)
+    metrics = main(config(tmp_path, "+curricula.synthetic_all.records=[records_llm]"))
+    md = (tmp_path / "reports" / "report.md").read_text()
+    cost = md.split("## Every joule spent", 1)[1].split("##", 1)[0]
+    assert "LLM synthesis (rewrite_llm): 2.000 kJ" in cost
+    assert "whole experiment: 18.615 kJ" in cost
+    # (prepare 100 + rewrite_llm 2000) x share 1 + curate 10, not the spaCy rewrite's 900
+    assert metrics["curricula"]["synthetic_all"]["data_energy_j"] == pytest.approx(2110.0)
+    assert metrics["curricula"]["curated"]["data_energy_j"] != pytest.approx(2110.0)
