@@ -6,8 +6,9 @@ antecedent, but not always ("Her father, Karl Weber, was a baker. He died in Lei
 must not become "Where did Anna Weber die in 1979?"). The rule (conservative, one pass over the
 page in reading order):
 
-- the page subject's grammatical gender is the one gender of the he/she pronouns written before
-  any other person is mentioned; none or both: unknown, nothing is resolved;
+- the page subject's grammatical gender is the gender of (at least 3/4 of) the gendered pronouns
+  written while no other person had been mentioned since the subject was last named; none, or
+  no clear majority: unknown, nothing is resolved;
 - a pronoun resolves to the page subject only when its gender agrees and no other person was
   mentioned since the subject was last named (in earlier sentences, or earlier in the sentence).
   A named person of unknown gender counts as either gender; a kin or title noun ("her father",
@@ -39,6 +40,7 @@ FEMALE_NOUNS = frozenset({
     "empress", "duchess", "countess", "baroness", "lady", "nun", "abbess", "widow", "woman",
     "girl", "godmother", "mother-in-law", "sister-in-law", "daughter-in-law"})
 UNKNOWN = "?"   # a named person whose gender the rules cannot tell
+GENDER_SHARE = 0.75   # share of the subject's unambiguous pronouns that must agree on a gender
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,6 @@ class PronounResolver:
     def __init__(self, doc: Doc, subject_name: str | None):
         self.subject_name = subject_name
         self.subject_words = frozenset((subject_name or "").split())
-        persons = [e for e in doc.ents if e.label_ == "PERSON"]
-        # Words of other people's names: "Weber" alone may be Karl Weber, not Anna Weber.
-        self.other_words = frozenset(w for e in persons if len(e) > 1
-                                     and not self._is_full_subject(e) for w in e.text.split())
         self.gender = self._subject_gender(doc)
         self._by_sentence: dict[int, Antecedent] = {}
         if subject_name:
@@ -99,12 +97,12 @@ class PronounResolver:
                                             or self.subject_name in ent.text)
 
     def _names_subject(self, ent: Span) -> bool:
-        """A PERSON mention of the page subject: the full name, or words of it that no other
-        person's name on the page shares ("Anna", not "Weber" when Karl Weber is there)."""
+        """A PERSON mention of the page subject: the full name, or words of it only ("Dwan" on
+        Allan Dwan's page: Wikipedia names an article's subject by surname)."""
         if self._is_full_subject(ent):
             return True
         words = set(ent.text.split())
-        return bool(words) and words <= self.subject_words and not words <= self.other_words
+        return bool(words) and words <= self.subject_words
 
     def _mentions(self, sent: Span) -> list[tuple[int, str]]:
         """(token index, kind) in the sentence: kind "s" (the subject named), "m"/"f"/"?"
@@ -121,6 +119,9 @@ class PronounResolver:
                 found.append((ent.start, self._named_gender(ent)))
         for t in sent:
             if t.i in inside:
+                continue
+            if t.pos_ == "PROPN" and t.text in self.subject_words:
+                found.append((t.i, "s"))   # the subject's name where the NER missed it
                 continue
             g = pronoun_gender(t)
             if g:
@@ -144,17 +145,20 @@ class PronounResolver:
         return UNKNOWN
 
     def _subject_gender(self, doc: Doc) -> str | None:
-        """The one gender of the gendered pronouns before another person is first mentioned."""
+        """The gender of the gendered pronouns written while no other person had been mentioned
+        since the subject was last named, when at least `GENDER_SHARE` of them agree."""
         if not self.subject_name:
             return None
-        seen: set[str] = set()
+        counts = {"m": 0, "f": 0}
+        others: set[str] = set()
         for sent in doc.sents:
             for _, kind in self._mentions(sent):
-                if kind in ("m", "f", UNKNOWN):
-                    return seen.pop() if len(seen) == 1 else None
-                if kind.startswith("p"):
-                    seen.add(kind[1])
-        return seen.pop() if len(seen) == 1 else None
+                if kind.startswith("p") and not others:
+                    counts[kind[1]] += 1
+                others = self._update(others, kind)
+        total = counts["m"] + counts["f"]
+        best = max(counts, key=lambda g: counts[g])
+        return best if total and counts[best] >= GENDER_SHARE * total else None
 
     def _walk(self, doc: Doc) -> None:
         others: set[str] = set()   # genders of other persons mentioned since the subject was named

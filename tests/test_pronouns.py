@@ -116,3 +116,14 @@ def test_every_generated_question_is_supported(nlp):
         sent = next(s for s in doc.sents if s.start_char <= start < s.end_char)
         assert unsupported(r["question"], start, start + len(r["answer"]), sent,
                            "Anna Weber") is None
+
+
+def test_surname_names_the_subject_again(nlp):
+    """Wikipedia names an article's subject by surname: that clears earlier other persons."""
+    text = ("Allan Dwan (1885 – 1981) was a Canadian-born director. He worked with Mary Pickford "
+            "in 1915. Dwan directed 125 films. He directed his last movie in 1961.")
+    result = antecedents(nlp, "Allan Dwan", text)
+    assert result[1].name == "Allan Dwan"
+    assert result[3].name == "Allan Dwan"
+    found, _ = records(nlp, "Allan Dwan", text)
+    assert any(r["question"] == "When did Allan Dwan direct his last movie?" for r in found)
