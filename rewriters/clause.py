@@ -8,6 +8,8 @@ apposition that runs into the verb, phrases run together where a comma was cut).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from spacy.tokens import Span, Token
 
 from rewriters.question_words import (
@@ -29,6 +31,9 @@ from rewriters.question_words import (
     VAGUE_HEADS,
     is_person_noun,
 )
+
+if TYPE_CHECKING:
+    from rewriters.pronouns import Antecedent
 
 
 class Clause:
@@ -162,9 +167,11 @@ class Clause:
         return words
 
     def fronted_question(self, wh: list[str], moved: set[int], stranded: list[str],
-                         subject_name: str | None, resolve: bool) -> list[str] | str:
+                         antecedent: Antecedent | None, resolve: bool) -> list[str] | str:
         """The answer is not the subject: wh-phrase first, then the inverted auxiliary (or do),
-        the subject, the rest of the clause, and a stranded preposition."""
+        the subject, the rest of the clause, and a stranded preposition. A he/she subject becomes
+        `antecedent.name` when `resolve` and the antecedent is certain; else the reason why not
+        (`pronoun_subject` when resolving is off or the pronoun is another one)."""
         subject = [t for t in self.tokens if t.i in self.subject_ids]
         if len(subject) > self.max_subject_words:
             return "long_subject"
@@ -172,10 +179,11 @@ class Clause:
         if self.subject.pos_ == "NUM" or self.subject.lower_ in VAGUE_HEADS:
             return "vague_subject"   # "One remained with ...": who is "one"?
         if self.subject.pos_ == "PRON":
-            if self.subject.lower_ in SUBJECT_PRONOUNS and resolve and subject_name:
-                subject_words = [subject_name]
-            else:
+            if self.subject.lower_ not in SUBJECT_PRONOUNS or not resolve or antecedent is None:
                 return "pronoun_subject"
+            if antecedent.name is None:
+                return antecedent.reason or "pronoun_subject"
+            subject_words = [antecedent.name]
         elif subject and (not keeps_capital(subject[0]) or subject[0].pos_ == "DET"):
             # "The" of "The Armed Islamic Group" is inside the name but still a determiner
             subject_words[0] = subject_words[0].lower()

@@ -25,12 +25,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Span, Token
 
 from rewriters.base import Rewriter
 from rewriters.clause import Clause, balanced, run_on
+from rewriters.pronouns import PronounResolver
 from rewriters.question_words import (
     BROKEN_TEXT,
     CONTEXT_WORDS,
@@ -49,6 +50,7 @@ from rewriters.question_words import (
     YEAR_LIKE,
 )
 from rewriters.spans import SentenceIndex
+from rewriters.support import unsupported
 from rewriters.wh import (
     NO_PAGE,
     PageContext,
@@ -86,7 +88,7 @@ class QuestionGenerator:
     labels: entity labels used as answers; noun_chunks: also use noun chunks (labelled
     NOUN_CHUNK); max_question_words / min_question_words: question length bounds (words);
     max_per_sentence: questions kept per sentence after ranking; max_answer_words: longest answer
-    (words); resolve_pronouns: replace a he/she subject by `subject_name` when one is given.
+    (words); resolve_pronouns: replace a he/she subject by its antecedent where certain.
     """
 
     def __init__(self, labels: Iterable[str] = (), noun_chunks: bool = True,
@@ -112,12 +114,17 @@ class QuestionGenerator:
         """The best questions of one sentence (at most `max_per_sentence`), best first.
 
         Each rejected candidate (or a rejected sentence) is reported once through `drop(reason)`.
-        `page.subject_name` replaces a he/she subject; without it, such questions are dropped.
+        A he/she subject becomes `page.antecedent`'s name where that is certain (worked out from
+        the sentence's own doc when `page.antecedent` is None); otherwise such questions are
+        dropped with the reason (`rewriters.pronouns`).
         """
         clause = Clause.shared(sent)
         if isinstance(clause, str):
             drop(clause)
             return []
+        if page.antecedent is None:
+            page = replace(page, antecedent=PronounResolver(
+                sent.doc, page.subject_name).antecedent(sent))
         kept: list[Question] = []
         for answer, label in self.answers(sent):
             made = self.make(clause, answer, label, page)
@@ -208,7 +215,7 @@ class QuestionGenerator:
             body = clause.subject_question(words, moved)
             rule = f"subject:{rule_wh}"
         else:
-            body = clause.fronted_question(words, moved, stranded, page.subject_name,
+            body = clause.fronted_question(words, moved, stranded, page.antecedent,
                                            self.resolve_pronouns)
             if isinstance(body, str):
                 return body
@@ -282,6 +289,13 @@ class QuestionGenerator:
             return "dangling_word"   # "What has a letter for?": the parse lost the object
         question = tidy(body)
         reason = self.check(question, answer, clause, role)
+        if reason:
+            return reason
+        substituted = page.antecedent.name if (
+            page.antecedent is not None and clause.subject.pos_ == "PRON"
+            and role != "subject") else None
+        reason = unsupported(question, answer.start_char, answer.end_char, clause.sent,
+                             substituted)
         if reason:
             return reason
         return Question(question=question, answer=answer.text, answer_start=answer.start_char,
@@ -396,9 +410,11 @@ def page_questions(page: dict, doc, generator: QuestionGenerator, drop: Callable
                           majority=majority,
                           votes={text: votes[text][lab] for text, lab in majority.items()},
                           mentions={text: c.total() for text, c in votes.items()})
+    resolver = PronounResolver(doc, context.subject_name)
     found: list[Question] = []
     for sent in doc.sents:
-        found.extend(generator.sentence_questions(sent, drop, context))
+        found.extend(generator.sentence_questions(
+            sent, drop, replace(context, antecedent=resolver.antecedent(sent))))
     found.sort(key=lambda q: (-q.score, q.answer_start, q.question))
     for _ in found[max_per_page:]:
         drop("ranked_out")

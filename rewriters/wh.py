@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from spacy.tokens import Span, Token
 
 from rewriters.clause import keeps_capital
+from rewriters.pronouns import Antecedent
 from rewriters.question_words import (
     CONTEXT_WORDS,
     COUNT_LABELS,
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
 class PageContext:
     """What a sentence's questions may use from the rest of its page.
 
-    subject_name: the name a he/she subject refers to (a biography's title), or None;
+    subject_name: the biography's subject (its title), or None;
+    antecedent: what the current sentence's he/she subject stands for (`rewriters.pronouns`);
+    None: not worked out yet (a sentence asked on its own: worked out from its own doc);
     people: words of the page's multi-word PERSON names ("Ayn Rand" -> "Ayn", "Rand"), which
     confirm a one-word PERSON ("Rand") and correct a one-word ORG or GPE that is really a person.
     """
@@ -49,6 +52,7 @@ class PageContext:
     majority: dict[str, str] = field(default_factory=dict)   # one-word name -> its usual label
     votes: dict[str, int] = field(default_factory=dict)   # one-word name -> mentions with it
     mentions: dict[str, int] = field(default_factory=dict)   # one-word name -> all its mentions
+    antecedent: Antecedent | None = None
 
 
 NO_PAGE = PageContext()   # a sentence asked about on its own: nothing known of its page
