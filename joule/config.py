@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import hydra
@@ -98,6 +98,8 @@ def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if not path.is_file():
         raise JouleError(f"config file {path} does not exist (run `python -m joule.config`)")
     cfg = OmegaConf.load(path)
+    if overrides:
+        _relink(cfg)
     OmegaConf.set_struct(cfg, True)
     parser = OverridesParser.create()
     for item in overrides:
@@ -123,6 +125,55 @@ def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         except (OmegaConfBaseException, KeyError) as exc:
             raise JouleError(f"unknown config key {key!r} in override {item!r} ({path})") from exc
     return validate(derive(cfg, overrides))
+
+
+def _interpolations(node, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted key, `${...}` expression) of every interpolated value under `node`, unresolved."""
+    items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else []
+    for key, _ in items:
+        path = f"{prefix}{key}"
+        if OmegaConf.is_interpolation(node, key):
+            yield path, node._get_node(key)._value()
+        else:
+            child = node._get_node(key)
+            if isinstance(child, DictConfig):
+                yield from _interpolations(child, f"{path}.")
+
+
+def _relink(cfg: DictConfig) -> None:
+    """Put back the interpolations of `conf/` that a resolved params file has baked in.
+
+    params.yaml is written resolved (as DVC writes it), so `rewrite_llm.generation.seed` holds 0,
+    not `${seed}`, and `--params params.yaml seed=3` would leave it at 0 while the Hydra entry
+    point gives 3. A key whose value is still what its `conf/` interpolation gives is linked
+    again; one set to something else (a `dvc exp run -S` of that key) keeps its value.
+    """
+    for key, expr in _interpolations(compose_raw()):
+        if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
+            continue
+        trial = cfg.copy()
+        OmegaConf.update(trial, key, expr, merge=False)
+        try:
+            linked = OmegaConf.select(trial, key, throw_on_resolution_failure=True)
+        except OmegaConfBaseException:
+            continue
+        if linked == OmegaConf.select(cfg, key):
+            OmegaConf.update(cfg, key, expr, merge=False)
+
+
+_MISSING = object()
+
+
+def compose_raw() -> DictConfig:
+    """`conf/` composed without overrides, interpolations unresolved and no schema applied."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return hydra_compose(config_name="config")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="config")
 
 
 def check_params(path: str | Path) -> None:

@@ -100,6 +100,8 @@ def _through_params(monkeypatch, tmp_path, overrides):
     ["corpus.keep_lists=YES", "train.lora.r=8.0", "eval.max_questions=null"],
     ["train.lr=1e-4", "seed=3", "energy.use_zeus=0", "train.checkpoint_fractions=[0.5,1]"],
     ["train.mixed_precision=no", "engine.workers='2'", "experiment.token_budget=1_000"],
+    # keys that conf/ derives by interpolation follow the override on both entry points
+    ["data_dir=/tmp/elsewhere", "seed=3", "rewrite_llm.cache_dir=/tmp/my_cache"],
 ])
 def test_both_entry_points_compose_the_same_typed_config(monkeypatch, tmp_path, overrides):
     hydra_cfg = _through_hydra(monkeypatch, overrides)
@@ -223,3 +225,14 @@ def test_project_params_yaml_takes_a_typed_override(monkeypatch):
                                       "corpus.min_words=2e1", "corpus.keep_lists=no"])
     run(lambda cfg: seen.append(cfg))
     assert seen[0].corpus.min_words == 20 and seen[0].corpus.keep_lists is False
+
+
+def test_derived_keys_follow_an_override_under_params(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(to_yaml(compose()))
+    cfg = load_params(path, ["seed=3", "data_dir=/x"])
+    assert cfg.rewrite_llm.generation.seed == 3
+    assert cfg.eval.predictions_dir == "/x/predictions"
+    # a derived key the params file itself set to something else keeps its value
+    path.write_text(to_yaml(compose(["eval.predictions_dir=/mine"])))
+    assert load_params(path, ["data_dir=/x"]).eval.predictions_dir == "/mine"
