@@ -19,6 +19,7 @@ from joule.config import require, run
 from joule.errors import JouleError
 from joule.io import atomic_dir, write_table
 from pipeline.stage import stage_run
+from runners import runner_name
 from wiki.clean import clean_plain, clean_wikicode, parse
 from wiki.filters import SKIP_REASONS, is_disambiguation, skip_before_cleaning
 from wiki.sources import Source, open_source
@@ -31,7 +32,8 @@ PAGES_SCHEMA = pa.schema([("id", pa.string()), ("title", pa.string()), ("text", 
 
 def write_pages(source: Source, out_dir: Path, *, min_words: int, max_pages: int | None,
                 keep_lists: bool, pages_per_shard: int) -> dict:
-    """Stream `source` into Parquet shards under `out_dir`; return the counts for the metrics."""
+    """Stream `source` into Parquet shards under `out_dir`; return the counts for the metrics
+    (a source with no page kept writes nothing and returns `pages_kept` 0)."""
     skipped = dict.fromkeys(SKIP_REASONS, 0)
     read = kept = words = chars = markup_dropped = shards = 0
     rows: list[dict] = []
@@ -66,10 +68,6 @@ def write_pages(source: Source, out_dir: Path, *, min_words: int, max_pages: int
             flush()
         if max_pages is not None and kept >= max_pages:
             break
-    if kept == 0:
-        raise JouleError(f"{source.name}: no page kept out of {read} read (skipped: "
-                         f"{', '.join(f'{k} {v}' for k, v in skipped.items())}); "
-                         f"is it the right file, and corpus.min_words={min_words} sensible?")
     if rows:
         flush()
     return {"pages_read": read, "pages_kept": kept, "skipped": skipped, "words": words,
@@ -89,10 +87,19 @@ def main(cfg: DictConfig) -> dict:
     with stage_run(cfg, "prepare") as stage:
         source = open_source(corpus)
         with atomic_dir(Path(cfg.data_dir) / "pages") as tmp:
-            counts = write_pages(source, tmp, min_words=min_words,
-                                 max_pages=None if max_pages is None else int(max_pages),
-                                 keep_lists=bool(require(cfg, "corpus.keep_lists")),
-                                 pages_per_shard=pages_per_shard)
+            knobs = {"min_words": min_words, "pages_per_shard": pages_per_shard,
+                     "keep_lists": bool(require(cfg, "corpus.keep_lists"))}
+            if runner_name(cfg) == "ray":
+                from runners.ray_prepare import ray_write_pages
+                counts = ray_write_pages(cfg, source, tmp, write_pages=write_pages, **knobs)
+            else:
+                counts = write_pages(source, tmp, **knobs,
+                                     max_pages=None if max_pages is None else int(max_pages))
+            if counts["pages_kept"] == 0:
+                raise JouleError(
+                    f"{source.name}: no page kept out of {counts['pages_read']} read (skipped: "
+                    f"{', '.join(f'{k} {v}' for k, v in counts['skipped'].items())}); "
+                    f"is it the right file, and corpus.min_words={min_words} sensible?")
         stage.metrics.update(counts, source=source.description)
     return stage.metrics
 

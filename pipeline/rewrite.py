@@ -31,6 +31,7 @@ from joule.io import atomic_dir, read_table, write_table
 from joule.records import COMMON_FIELDS, FORMAT_FIELDS
 from rewriters.base import Rewriter
 from rewriters.spans import MAX_NON_LATIN_SHARE, SentenceIndex, non_latin_share
+from runners import runner_name
 
 PAGE_COLUMNS = ("id", "title", "text", "sections")
 # Arrow types of record fields that are not strings.
@@ -151,9 +152,15 @@ def main(cfg: DictConfig) -> dict:
         stats: Counter[str] = Counter()
         words = 0
         t0 = time.perf_counter()
-        pairs = parsed_pages(nlp, read_pages(data_dir / "pages"), stats,
-                             batch_size=int(rw.batch_size), n_process=int(rw.n_process),
-                             max_chars=int(rw.max_chars_per_parse))
+        if runner_name(cfg) == "ray":   # same pairs, parsed by Ray actors (runners/ray_rewrite.py)
+            from runners.ray_rewrite import ray_parsed_pages
+            pairs = ray_parsed_pages(cfg, nlp, data_dir / "pages", stats, rewriters,
+                                     parse=parsed_pages, load_rewriters=load_rewriters,
+                                     load_spacy=load_spacy)
+        else:
+            pairs = parsed_pages(nlp, read_pages(data_dir / "pages"), stats,
+                                 batch_size=int(rw.batch_size), n_process=int(rw.n_process),
+                                 max_chars=int(rw.max_chars_per_parse))
         for page, doc in pairs:
             stats["pages"] += 1
             n_words = len(page["text"].split())
