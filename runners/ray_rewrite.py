@@ -69,7 +69,7 @@ class _ParseAndRewrite:
                 before = Counter(rewriter.drops)
                 made[name] = (list(rewriter.rewrite(page, doc)), rewriter.drops - before)
             rows["page"].append(pickle.dumps(page))
-            rows["doc"].append(doc.to_bytes(exclude=["tensor"]))
+            rows["doc"].append(doc.to_bytes(exclude=["tensor", "user_data"]))
             rows["records"].append(pickle.dumps(made))
             rows["stats"].append(pickle.dumps(stats))
             stats = Counter()   # a batch's counts ride on its first row
