@@ -98,7 +98,8 @@ def test_prepare_refuses_max_pages(tmp_path, sample_dump):
         prepare(tmp_path, "ray", sample_dump, "runner=ray", "corpus.max_pages=3")
 
 
-@pytest.mark.skip(reason="runner=ray rewrite did not finish within 7 min here (hang or resource deadlock not yet found); see the branch report")
+@pytest.mark.skip(reason="runner=ray rewrite did not finish within 7 min here "
+                         "(hang or resource deadlock not yet found)")
 def test_rewrite_same_records(tmp_path, sample_dump, ray_cluster):
     """Every default format; batches of 2 pages over 2 actors, so pages cross actors and the
     driver's multiple_choice must still see them in page order."""
