@@ -21,6 +21,7 @@ from joule.config import require, run
 from joule.errors import JouleError
 from joule.io import atomic_dir, write_table
 from pipeline.stage import stage_run
+from runners import runner_name
 from wiki.clean import ENGLISH, SiteNames, clean_plain, clean_wikicode, parse
 from wiki.dump import RawPage
 from wiki.filters import (
@@ -55,6 +56,7 @@ def write_pages(source: Source, out_dir: Path, *, min_words: int, max_pages: int
     scripts vs mostly unspaced ones, whose words are estimated: `words_rule`),
     `pages_kept_unspaced`, and the sentences dropped because they held a template that could not
     be rendered (`sentences_dropped_unrendered_template`, by template `unrendered_templates_top`).
+    A source with no page kept writes nothing and returns `pages_kept` 0 (the caller refuses).
     """
     skipped = dict.fromkeys(SKIP_REASONS, 0)
     dab_by = dict.fromkeys(DISAMBIGUATION_BY, 0)
@@ -113,10 +115,6 @@ def write_pages(source: Source, out_dir: Path, *, min_words: int, max_pages: int
             flush()
         if max_pages is not None and kept >= max_pages:
             break
-    if kept == 0:
-        raise JouleError(f"{source.name}: no page kept out of {read} read (skipped: "
-                         f"{', '.join(f'{k} {v}' for k, v in skipped.items())}); "
-                         f"is it the right file, and corpus.min_words={min_words} sensible?")
     if rows:
         flush()
     return {"pages_read": read, "pages_kept": kept, "skipped": skipped,
@@ -141,10 +139,19 @@ def main(cfg: DictConfig) -> dict:
     with stage_run(cfg, "prepare") as stage:
         source = open_source(corpus)
         with atomic_dir(Path(cfg.data_dir) / "pages") as tmp:
-            counts = write_pages(source, tmp, min_words=min_words,
-                                 max_pages=None if max_pages is None else int(max_pages),
-                                 keep_lists=bool(require(cfg, "corpus.keep_lists")),
-                                 pages_per_shard=pages_per_shard)
+            knobs = {"min_words": min_words, "pages_per_shard": pages_per_shard,
+                     "keep_lists": bool(require(cfg, "corpus.keep_lists"))}
+            if runner_name(cfg) == "ray":
+                from runners.ray_prepare import ray_write_pages
+                counts = ray_write_pages(cfg, source, tmp, write_pages=write_pages, **knobs)
+            else:
+                counts = write_pages(source, tmp, **knobs,
+                                     max_pages=None if max_pages is None else int(max_pages))
+            if counts["pages_kept"] == 0:
+                raise JouleError(
+                    f"{source.name}: no page kept out of {counts['pages_read']} read (skipped: "
+                    f"{', '.join(f'{k} {v}' for k, v in counts['skipped'].items())}); "
+                    f"is it the right file, and corpus.min_words={min_words} sensible?")
         stage.metrics.update(counts, source=source.description)
         stage.summary.update(wrote=Path(cfg.data_dir) / "pages", pages_kept=counts["pages_kept"],
                              pages_read=counts["pages_read"], words=counts["words"])

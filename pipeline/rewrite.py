@@ -33,6 +33,7 @@ from joule.io import atomic_dir, read_table, write_table
 from joule.records import COMMON_FIELDS, FORMAT_FIELDS
 from rewriters.base import Rewriter
 from rewriters.spans import MAX_NON_LATIN_SHARE, SentenceIndex, non_latin_share
+from runners import runner_name
 
 PAGE_COLUMNS = ("id", "title", "text", "sections")
 # Arrow types of record fields that are not strings.
@@ -146,6 +147,9 @@ def main(cfg: DictConfig) -> dict:
 
     data_dir = Path(require(cfg, "data_dir"))
     rw = require(cfg, "rewrite")
+    if runner_name(cfg) == "ray":
+        raise JouleError("config key runner: runner=ray runs prepare only so far (its rewrite "
+                         "never finished on this project's 2-core machines); use runner=local")
     with stage_run(cfg, "rewrite") as stage:
         rewriters = load_rewriters(cfg)
         nlp = load_spacy(rw.spacy_model)

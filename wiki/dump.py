@@ -7,6 +7,11 @@ handed on as soon as its `</page>` closes. We drive `pyexpat` directly rather th
 C parser expands internal entities (expat >= 2.4 only caps the amplification factor), whereas a
 real dump never declares any, so a file that does is refused before anything is expanded
 ("billion laughs" safe by construction, not by a limit).
+
+A multistream dump (`-multistream.xml.bz2`, concatenated bz2 streams of ~100 pages each, with
+its `-multistream-index.txt.bz2` of `offset:page_id:title` lines) also splits into independent
+byte ranges (`dump_ranges`) that separate workers read in parallel; the index and the bz2 stream
+boundaries are Wikipedia's own format, which no library we use reads, hence this code.
 """
 
 from __future__ import annotations
@@ -162,9 +167,123 @@ def read_dump(path: str | Path, progress: Progress | None = None) -> Iterator[Ra
     pages had been read.
     """
     path = Path(path)
-    progress = progress if progress is not None else Progress()
     if not path.is_file():
         raise JouleError(f"dump file {path} does not exist")
+
+    def chunks():
+        with open_dump(path) as f:
+            while chunk := f.read(CHUNK_BYTES):
+                yield chunk
+
+    yield from _parse(path, chunks(), progress, close_root=False)
+
+
+def multistream_index(path: str | Path) -> Path | None:
+    """The index beside a multistream dump (`X-multistream.xml.bz2` ->
+    `X-multistream-index.txt.bz2`), or None when `path` is not one or the index is missing."""
+    path = Path(path)
+    if not path.name.endswith("-multistream.xml.bz2"):
+        return None
+    index = path.with_name(path.name[:-len(".xml.bz2")] + "-index.txt.bz2")
+    return index if index.is_file() else None
+
+
+def stream_offsets(index: str | Path) -> list[int]:
+    """Byte offsets of the page streams of a multistream dump, ascending and distinct, from its
+    index (`offset:page_id:title` lines, one per page; a stream holds ~100 pages)."""
+    offsets: set[int] = set()
+    try:
+        with bz2.open(index, "rt", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                head, sep, _ = line.partition(":")
+                if not sep or not head.isdigit():
+                    raise JouleError(f"{index} line {lineno}: not an `offset:page_id:title` "
+                                     f"line: {line[:80]!r}")
+                offsets.add(int(head))
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise JouleError(f"{index}: unreadable multistream index: {exc}") from None
+    if not offsets:
+        raise JouleError(f"{index}: empty multistream index")
+    return sorted(offsets)
+
+
+@dataclass(frozen=True)
+class DumpRange:
+    """Bytes [start, end) of a multistream dump: whole bz2 streams of whole <page> elements,
+    readable on their own given the dump's first stream (bytes [0, header_end): the
+    <mediawiki> opening tag and <siteinfo>, for the namespace names)."""
+
+    path: str
+    start: int
+    end: int
+    header_end: int
+
+    def pages(self, progress: Progress | None = None) -> Iterator[RawPage]:
+        """The range's pages in file order; errors as `read_dump`'s."""
+        return read_dump_range(self, progress)
+
+
+def dump_ranges(path: str | Path, streams_per_range: int) -> list[DumpRange]:
+    """Independent byte ranges of a multistream dump (`streams_per_range` bz2 streams each, the
+    last one up to the end of the file), or one range covering a plain dump (it streams)."""
+    if streams_per_range < 1:
+        raise JouleError(f"streams_per_range must be >= 1, not {streams_per_range}")
+    path = Path(path)
+    size = path.stat().st_size
+    index = multistream_index(path)
+    if index is None:
+        return [DumpRange(str(path), 0, size, 0)]
+    offsets = stream_offsets(index)
+    if offsets[0] <= 0 or offsets[-1] >= size:
+        raise JouleError(f"{index}: stream offsets {offsets[0]}..{offsets[-1]} do not fit "
+                         f"{path} ({size} bytes): not this dump's index?")
+    starts = offsets[::streams_per_range]
+    ends = starts[1:] + [size]
+    return [DumpRange(str(path), s, e, offsets[0]) for s, e in zip(starts, ends, strict=True)]
+
+
+def _decompress(f, start: int, end: int) -> Iterator[bytes]:
+    """The decompressed bytes of the (concatenated) bz2 streams in bytes [start, end) of `f`."""
+    f.seek(start)
+    left = end - start
+    dec = bz2.BZ2Decompressor()
+    while left > 0:
+        data = f.read(min(CHUNK_BYTES, left))
+        if not data:
+            raise EOFError(f"file ends at byte {end - left}, before byte {end}")
+        left -= len(data)
+        while data:
+            if dec.eof:  # the previous stream ended: the next one starts in `data`
+                dec = bz2.BZ2Decompressor()
+            if out := dec.decompress(data):
+                yield out
+            data = dec.unused_data if dec.eof else b""
+    if not dec.eof:
+        raise EOFError(f"bz2 stream cut at byte {end}")
+
+
+def read_dump_range(part: DumpRange, progress: Progress | None = None) -> Iterator[RawPage]:
+    """Yield the pages of one `DumpRange`, streaming (the whole dump for a plain one)."""
+    path = Path(part.path)
+    if part.header_end == 0:
+        yield from read_dump(path, progress)
+        return
+    if not path.is_file():
+        raise JouleError(f"dump file {path} does not exist")
+
+    def chunks():
+        with open(path, "rb") as f:
+            yield from _decompress(f, 0, part.header_end)
+            yield from _decompress(f, part.start, part.end)
+
+    yield from _parse(path, chunks(), progress, close_root=True)
+
+
+def _parse(path: Path, chunks: Iterator[bytes], progress: Progress | None,
+           close_root: bool) -> Iterator[RawPage]:
+    """Pages of the XML in `chunks`; `close_root`: close <mediawiki> if the bytes do not (a
+    multistream range before the dump's last stream)."""
+    progress = progress if progress is not None else Progress()
     builder = _PageBuilder(progress)
     parser = expat.ParserCreate()  # no namespace processing: tags keep their plain names
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
@@ -181,14 +300,15 @@ def read_dump(path: str | Path, progress: Progress | None = None) -> Iterator[Ra
         return JouleError(f"{path}: {what} {progress.where()}: {exc}")
 
     try:
-        with open_dump(path) as f:
-            while chunk := f.read(CHUNK_BYTES):
-                parser.Parse(chunk, False)
-                yield from builder.ready
-                builder.ready.clear()
-            parser.Parse(b"", True)
+        for chunk in chunks:
+            parser.Parse(chunk, False)
             yield from builder.ready
             builder.ready.clear()
+        if close_root and builder.stack == ["mediawiki"]:
+            parser.Parse(b"</mediawiki>", False)
+        parser.Parse(b"", True)
+        yield from builder.ready
+        builder.ready.clear()
     except _EntityDeclared as exc:
         raise JouleError(f"{path} declares the XML entity {exc.name!r}; a MediaWiki dump never "
                          f"does, and entity expansion is off ({progress.where()})") from None

@@ -17,19 +17,24 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from joule.errors import JouleError
-from wiki.dump import Progress, RawPage, read_dump
+from wiki.dump import DumpRange, Progress, RawPage, dump_ranges, read_dump
 
 SOURCES = ("wiki_dump", "wiki_hf", "jsonl")
 
 
 @dataclass
 class Source:
-    """A configured source: `pages()` streams it; `description` goes into the stage metrics."""
+    """A configured source: `pages()` streams it; `description` goes into the stage metrics.
+
+    `ranges(n)`, where set, splits it into independent parts read in parallel (a multistream
+    dump: `n` bz2 streams each, in file order); None: the source is one part.
+    """
 
     name: str                  # what error messages call it (a file path or a dataset id)
     description: dict
     pages: Callable[[], Iterator[RawPage]]
     progress: Progress = field(default_factory=Progress)
+    ranges: Callable[[int], list[DumpRange]] | None = None
 
 
 def open_source(corpus: DictConfig) -> Source:
@@ -41,7 +46,8 @@ def open_source(corpus: DictConfig) -> Source:
         desc = {"kind": kind, "path": str(path), "bytes": path.stat().st_size}
         if corpus.get("package"):
             desc.update(package=corpus.package, package_file=corpus.package_file)
-        return Source(str(path), desc, lambda: read_dump(path, progress), progress)
+        return Source(str(path), desc, lambda: read_dump(path, progress), progress,
+                      ranges=lambda n: dump_ranges(path, n))
     if kind == "jsonl":
         path = _existing(corpus.get("path"), "corpus.path")
         markup = corpus.get("markup", "wikitext")

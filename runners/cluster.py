@@ -1,0 +1,63 @@
+"""Joining or starting the Ray cluster the `ray` runner works on."""
+
+from __future__ import annotations
+
+import os
+import runpy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from joule.errors import JouleError
+
+ENV_DIR = Path(__file__).parent / "_ray_env"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def import_ray():
+    """`ray` and `ray.data`, or a JouleError saying how to install them.
+
+    Guards the import against a broken `amdsmi` (see `_ray_env/sitecustomize.py`), here and,
+    through PYTHONPATH, in every process the local cluster starts; the repository root goes on
+    PYTHONPATH too, so workers import the same `wiki`, `rewriters` and `pipeline` code.
+    """
+    runpy.run_path(str(ENV_DIR / "sitecustomize.py"))   # this process
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ENV_DIR), str(REPO)] + [p for p in paths if p and p not in (str(ENV_DIR), str(REPO))])
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise JouleError("runner=ray needs Ray Data: pip install 'ray[data]' "
+                         "(or the project's extra: pip install -e '.[ray]')") from exc
+    return ray
+
+
+@contextmanager
+def cluster(runner: DictConfig) -> Iterator[object]:
+    """Ray connected for the block: `runner.address` joins a running cluster, null starts a
+    local one with `runner.num_cpus` CPUs (shut down afterwards). Ray Data keeps block order
+    (`preserve_order`), which makes the output independent of which worker finishes first."""
+    ray = import_ray()
+    started = not ray.is_initialized()
+    if started:
+        address = runner.get("address")
+        kwargs = {"include_dashboard": False, "configure_logging": True,
+                  "logging_level": "WARNING"}
+        if address is None:
+            kwargs["num_cpus"] = runner.get("num_cpus")
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise JouleError(f"runner.address={address!r}: cannot start or join a Ray "
+                             f"cluster: {exc}") from exc
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,105 @@
+"""`prepare` on Ray Data: the source's independent ranges (a multistream dump's byte ranges; any
+other source is one range) are the blocks; each task cleans its range with the stage's own
+`write_pages` into Parquet shards. Pages and their order match `runner=local`: shards are named
+`part-RRRRR-SSSSS.parquet` (range, shard), so file-name order is source order.
+
+A killed run resumes at range granularity: finished ranges live in `<data_dir>/.pages.ray-work/`
+(`part-RRRRR/` with `counts.json`, renamed into place only once complete) and are skipped on
+the next run with the same source and knobs (`fingerprint.json`; any change starts afresh).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from joule.errors import JouleError
+from joule.io import atomic_dir, read_json, write_json
+from runners import positive
+from runners.cluster import cluster
+from wiki.sources import Source
+
+WORK_DIR = ".pages.ray-work"
+
+
+def _fingerprint(source: Source, knobs: dict, n_parts: int) -> str:
+    blob = json.dumps({"source": source.description, "knobs": knobs, "parts": n_parts},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _work_dir(root: Path, fingerprint: str) -> Path:
+    """`root` kept when it was made for `fingerprint`, emptied otherwise."""
+    stamp = root / "fingerprint.json"
+    if root.exists() and (not stamp.exists() or read_json(stamp).get("sha256") != fingerprint):
+        shutil.rmtree(root)
+    if not root.exists():
+        root.mkdir(parents=True)
+        write_json(stamp, {"sha256": fingerprint})
+    return root
+
+
+class _PreparePart:
+    """One task: range `part` of the source into `work/part-RRRRR/` (all or nothing)."""
+
+    def __init__(self, parts: list, source: Source, work: Path, write_pages: Callable,
+                 knobs: dict):
+        self.parts, self.source, self.work = parts, source, work
+        self.write_pages, self.knobs = write_pages, knobs
+
+    def __call__(self, batch: dict) -> dict:
+        out = []
+        for i in batch["part"]:
+            i = int(i)
+            part = self.parts[i]
+            if part is None:    # not splittable: the whole source
+                src = self.source
+            else:
+                src = Source(f"{self.source.name} bytes {part.start}-{part.end}", {}, part.pages)
+            with atomic_dir(self.work / f"part-{i:05d}") as tmp:
+                counts = self.write_pages(src, tmp, max_pages=None, **self.knobs)
+                write_json(tmp / "counts.json", counts)
+            out.append(json.dumps(counts))
+        return {"part": batch["part"], "counts": out}
+
+
+def ray_write_pages(cfg: DictConfig, source: Source, out_dir: Path, *, write_pages: Callable,
+                    min_words: int, keep_lists: bool, pages_per_shard: int) -> dict:
+    """Clean `source` into `out_dir` on Ray; returns the summed counts of `write_pages` plus
+    `ranges` and `ranges_resumed`. `write_pages(source, dir, *, min_words, max_pages,
+    keep_lists, pages_per_shard) -> counts` is the stage's own (local) implementation."""
+    if cfg.corpus.get("max_pages") is not None:
+        raise JouleError("corpus.max_pages needs the pages in source order, one at a time: "
+                         "use runner=local with it (runner=ray reads ranges in parallel)")
+    tasks = positive(cfg, "prepare_tasks")
+    streams = positive(cfg, "streams_per_range")
+    parts = source.ranges(streams) if source.ranges is not None else [None]
+    knobs = {"min_words": min_words, "keep_lists": keep_lists, "pages_per_shard": pages_per_shard}
+    work = _work_dir(Path(cfg.data_dir) / WORK_DIR,
+                     _fingerprint(source, knobs | {"streams_per_range": streams}, len(parts)))
+    todo = [i for i in range(len(parts)) if not (work / f"part-{i:05d}" / "counts.json").exists()]
+    runner = OmegaConf.create(OmegaConf.to_container(cfg.runner))
+    if todo:
+        with cluster(runner) as ray:
+            ds = ray.data.from_items([{"part": i} for i in todo], override_num_blocks=len(todo))
+            ds.map_batches(_PreparePart, batch_size=1, concurrency=min(tasks, len(todo)),
+                           num_cpus=1, fn_constructor_args=(parts, source, work, write_pages,
+                                                            knobs)).materialize()
+    totals: Counter = Counter()
+    skipped: Counter = Counter()
+    for i in range(len(parts)):
+        part_dir = work / f"part-{i:05d}"
+        counts = read_json(part_dir / "counts.json")
+        skipped.update(counts.pop("skipped"))
+        totals.update(counts)
+        for shard in sorted(part_dir.glob("part-*.parquet")):
+            shard.rename(out_dir / f"part-{i:05d}-{shard.name[len('part-'):]}")
+    shutil.rmtree(work)
+    return {**dict(totals), "skipped": dict(skipped), "ranges": len(parts),
+            "ranges_resumed": len(parts) - len(todo)}
