@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import shutil
 
 import pytest
 
 from joule.config import compose
 from joule.errors import JouleError
-from joule.io import read_json, read_table
+from joule.io import read_table
 from tests.test_multistream import write_multistream
 from wiki.sources import open_source
 
