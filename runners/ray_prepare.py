@@ -91,15 +91,30 @@ def ray_write_pages(cfg: DictConfig, source: Source, out_dir: Path, *, write_pag
             ds.map_batches(_PreparePart, batch_size=1, concurrency=min(tasks, len(todo)),
                            num_cpus=1, fn_constructor_args=(parts, source, work, write_pages,
                                                             knobs)).materialize()
-    totals: Counter = Counter()
-    skipped: Counter = Counter()
+    totals: dict = {}
     for i in range(len(parts)):
         part_dir = work / f"part-{i:05d}"
-        counts = read_json(part_dir / "counts.json")
-        skipped.update(counts.pop("skipped"))
-        totals.update(counts)
+        totals = add_counts(totals, read_json(part_dir / "counts.json"))
         for shard in sorted(part_dir.glob("part-*.parquet")):
             shard.rename(out_dir / f"part-{i:05d}-{shard.name[len('part-'):]}")
     shutil.rmtree(work)
-    return {**dict(totals), "skipped": dict(skipped), "ranges": len(parts),
-            "ranges_resumed": len(parts) - len(todo)}
+    top = totals.get("unrendered_templates_top")
+    if top:   # each range kept its own top names: the sum is re-ranked (an approximate top)
+        totals["unrendered_templates_top"] = dict(Counter(top).most_common(20))  # as prepare
+    return {**totals, "ranges": len(parts), "ranges_resumed": len(parts) - len(todo)}
+
+
+def add_counts(a: dict, b: dict) -> dict:
+    """Two ranges' counts added: numbers summed, nested dicts added key by key, any other value
+    (a label such as `words_rule`) must agree."""
+    out = dict(a)
+    for key, value in b.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = add_counts(out[key], value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = out[key] + value
+        elif out[key] != value:
+            raise ValueError(f"ranges disagree on {key!r}: {out[key]!r} vs {value!r}")
+    return out
