@@ -1,5 +1,9 @@
 """Held-out evaluation questions (SQuAD v1.1 format), used by evaluate and by decontamination.
 
+Every question of a file is checked: it must have a gold answer. A SQuAD v2.0 file's
+unanswerable questions (`is_impossible`, `answers: []`) would be scored as a certain 0 under v1.1
+rules, so such a file is refused with one error naming it, never scored silently.
+
 One loader, so the questions that are scored and the questions that curricula are
 decontaminated against always come from the same config (`eval=` group).
 """
@@ -16,16 +20,39 @@ from joule.config import project_path
 from joule.errors import JouleError
 
 
+def _squad_rows(data: dict, where: str) -> list[dict]:
+    """Rows of a parsed SQuAD file; every question must have a gold answer (see module doc)."""
+    rows, unanswerable = [], []
+    for article in data["data"]:
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                qid = qa["id"]
+                answers = [a["text"] for a in qa.get("answers") or []]
+                if qa.get("is_impossible") or not answers:
+                    unanswerable.append(str(qid))
+                    continue
+                if not all(isinstance(a, str) and a.strip() for a in answers):
+                    raise JouleError(f"{where}: question {qid} has an empty gold answer")
+                rows.append({"id": qid, "title": article.get("title", ""),
+                             "context": para["context"], "question": qa["question"],
+                             "answers": answers})
+    if unanswerable:
+        kind = "SQuAD v2.0 " if str(data.get("version", "")).startswith("v2") else ""
+        raise JouleError(
+            f"{where}: {len(unanswerable)} {kind}question(s) without a gold answer (e.g. id "
+            f"{unanswerable[0]}): joule scores SQuAD v1.1 rules, where every question has an "
+            "answer; an unanswerable question would be scored as a certain 0. Remove them, or "
+            "use a v1.1 file")
+    ids = [r["id"] for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise JouleError(f"{where}: question id {dup} appears more than once")
+    return rows
+
+
 def _from_squad_json(path: Path) -> list[dict]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [
-            {"id": qa["id"], "title": article.get("title", ""), "context": para["context"],
-             "question": qa["question"], "answers": [a["text"] for a in qa["answers"]]}
-            for article in data["data"]
-            for para in article["paragraphs"]
-            for qa in para["qas"]
-        ]
+        return _squad_rows(json.loads(path.read_text(encoding="utf-8")), str(path))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise JouleError(f"{path} is not a SQuAD v1.1-format file ({exc!r})") from exc
 

@@ -89,6 +89,10 @@ def main(cfg: DictConfig) -> dict:
                           "instruction, a passage) counts once")
         if "full" in final:
             stage.metrics["full"] = final["full"]
+        stage.summary.update(wrote=Path(cfg.eval.predictions_dir) / name,
+                             checkpoints=len(scored), f1=round(final["f1"], 1), n=final["n"])
+        if "full" in final:
+            stage.summary.update(f1_full=round(final["full"]["f1"], 1), n_full=final["full"]["n"])
     return stage.metrics
 
 

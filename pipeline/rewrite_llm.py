@@ -26,6 +26,7 @@ from joule.errors import JouleError
 from joule.io import atomic_dir, write_json, write_table
 from joule.records import format_name
 from pipeline.rewrite import read_pages, record_schema
+from pipeline.stage import summary_line
 from rewriters.llm.backends import Backend
 from rewriters.llm.cache import RequestCache
 from rewriters.llm.energy import token_estimate
@@ -115,7 +116,12 @@ def main(cfg: DictConfig) -> dict:
                                 if local.time_s > 0 else 0.0))
     if n_records:
         metrics["j_per_record"] = round(metrics["energy_j"] / n_records, 3)
-    write_json(Path(cfg.metrics_dir) / "rewrite_llm.json", metrics)
+    path = Path(cfg.metrics_dir) / "rewrite_llm.json"
+    write_json(path, metrics)
+    print(summary_line("rewrite_llm", {"wrote": data_dir / rl.out_dir, "pages": result.pages,
+                                       "requests_sent": result.requests_sent,
+                                       "records": n_records}, path, local.time_s,
+                       metrics["energy_j"], metrics["energy_source"]), flush=True)
     return metrics
 
 

@@ -31,7 +31,8 @@ def run_key(name: str, seed: int, seeds: list[int]) -> str:
 
 
 def read_scores(path: Path) -> dict[str, float]:
-    """{question id: F1} of one predictions file; JouleError naming the file if unusable."""
+    """{question id: F1 (0-100)} of one predictions file, whose rows carry the per-question SQuAD
+    F1 as a fraction (0-1, as evaluation writes it); JouleError naming the file if unusable."""
     if not path.is_file():
         raise JouleError(f"{path} does not exist: the report pairs curricula question by "
                          "question from the evaluate stage's predictions")
@@ -41,7 +42,10 @@ def read_scores(path: Path) -> dict[str, float]:
             continue
         try:
             row = json.loads(line)
-            scores[str(row["id"])] = float(row["f1"])
+            f1 = float(row["f1"])
+            if not 0.0 <= f1 <= 1.0:
+                raise ValueError(f"f1 {f1} is not a fraction in [0, 1]")
+            scores[str(row["id"])] = 100.0 * f1
         except (ValueError, KeyError, TypeError) as exc:
             raise JouleError(f"{path}, line {number}: not a prediction row with id and f1 "
                              f"({exc})") from exc

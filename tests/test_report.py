@@ -41,12 +41,13 @@ QUESTIONS = [f"q{i:03d}" for i in range(100)]
 
 
 def write_predictions(root, key: str, checkpoint: str, f1: float, ids=QUESTIONS) -> None:
-    """Per-question F1 whose mean is `f1`: 100 on round(f1)% of the questions, 0 on the others;
+    """Per-question F1 (a fraction, as evaluation writes it) whose mean x 100 is `f1`: 1 on
+    round(f1)% of the questions, 0 on the others;
     which questions depends on the run (a fixed shuffle per key), as real runs differ."""
     hits = round(f1 / 100 * len(ids))
     order = sorted(ids, key=lambda q: hashlib.sha256(f"{key}/{q}".encode()).hexdigest())
     won = set(order[:hits])
-    rows = [{"id": q, "f1": 100.0 if q in won else 0.0, "em": 0.0, "prediction": "x",
+    rows = [{"id": q, "f1": 1.0 if q in won else 0.0, "em": 0.0, "prediction": "x",
              "answers": ["x"], "question": "?"} for q in ids]
     path = root / key / f"{checkpoint}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -436,3 +437,14 @@ def test_llm_curriculum_is_charged_the_llm_rewrite_and_every_joule_shows_it(tmp_
     # (prepare 100 + rewrite_llm 2000) x share 1 + curate 10, not the spaCy rewrite's 900
     assert metrics["curricula"]["synthetic_all"]["data_energy_j"] == pytest.approx(2110.0)
     assert metrics["curricula"]["curated"]["data_energy_j"] != pytest.approx(2110.0)
+
+
+def test_per_question_f1_is_read_as_the_fraction_evaluation_writes(tmp_path):
+    from reporting.evidence import read_scores
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"id": "a", "f1": 0.5}\n{"id": "b", "f1": 1.0}\n')
+    assert read_scores(path) == {"a": 50.0, "b": 100.0}
+    path.write_text('{"id": "a", "f1": 55.0}\n')     # a file on another scale is refused
+    with pytest.raises(JouleError, match=r"p\.jsonl, line 1: .*not a fraction"):
+        read_scores(path)
