@@ -60,6 +60,7 @@ def served(tiny_model):
 def config(tmp_path, *extra):
     return compose([f"data_dir={tmp_path / 'data'}", f"metrics_dir={tmp_path / 'metrics'}",
                     "energy.use_zeus=false", "rewrite_llm.min_passage_chars=50",
+                    "rewrite_llm.max_pages=2",
                     "rewrite_llm.generation.max_tokens=12",
                     *[f"rewrite_llm.styles.{s}.generation.max_tokens=12" for s in STYLES],
                     *extra])

@@ -205,7 +205,7 @@ class _SharedBatch(_PlainBatch):
         width = tree.cache_index.shape[1]
         ids, mask = left_padded([self.prompts[i] for _, _, i in owner], width + 1, self.pad)
         with torch.inference_mode():
-            cached = ({"past_key_values": prefill_cache(self.model, tree)}
+            cached = ({"cache": prefill_cache(self.model, tree)}
                       if tree.ids.shape[1] else {})
             out = self.model.generate(input_ids=ids, attention_mask=mask,
                                       generation_config=self.config, **cached)

@@ -248,7 +248,7 @@ def prefill_cache(model, tree: PromptTree) -> DynamicCache:
     `cpu_shared_prefix.attention`) and return the rows' left-padded batch KV cache: per layer
     (rows, kv heads, width, head dim), gathered from the packed (1, kv heads, N, head dim)."""
     packed = DynamicCache()
-    model(input_ids=tree.ids, position_ids=tree.positions, past_key_values=packed,
+    model(input_ids=tree.ids, position_ids=tree.positions, cache=packed,
           use_cache=True, logits_to_keep=1, prompt_tree=tree)
     rows = DynamicCache()
     for i, layer in enumerate(packed.layers):
