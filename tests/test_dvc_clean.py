@@ -33,8 +33,10 @@ def _dvc() -> str:
 
 def code_dep_status(repo: Path) -> dict[str, dict[str, str]]:
     """`dvc status` of every git-tracked dependency (code, not data): {stage: {path: status}}."""
-    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True,
-                             check=True).stdout.splitlines()
+    # DVC leaves a tracked .gitignore in a folder of outputs (data/predictions/): not code
+    tracked = [f for f in subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True,
+                                         text=True, check=True).stdout.splitlines()
+               if not f.endswith(".gitignore")]
 
     def is_code(path: str) -> bool:
         return any(f == path or f.startswith(path.rstrip("/") + "/") for f in tracked)
@@ -65,8 +67,10 @@ with Repo(sys.argv[1]) as repo:
 def code_dep_hashes(repo: Path) -> dict[str, str]:
     """DVC's hash of every git-tracked dependency path as the workspace has it (what dvc.lock
     would record), computed with .dvcignore applied: {path: md5}."""
-    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True,
-                             check=True).stdout.splitlines()
+    # DVC leaves a tracked .gitignore in a folder of outputs (data/predictions/): not code
+    tracked = [f for f in subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True,
+                                         text=True, check=True).stdout.splitlines()
+               if not f.endswith(".gitignore")]
     paths = sorted({p for f in tracked for p in _prefixes(f)})
     out = subprocess.run([sys.executable, "-c", HASHES, str(repo), *paths], cwd=repo,
                          capture_output=True, text=True, check=True).stdout
