@@ -72,15 +72,7 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     Works outside `@hydra.main` (tests, tools) and inside a stage started by it, where Hydra is
     already initialised on `conf/` (a stage composing a curriculum that is not in its config).
     """
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    if GlobalHydra.instance().is_initialized():
-        cfg = hydra_compose(config_name="config", overrides=list(overrides))
-    else:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    cfg = compose_raw(overrides)
     return validate(derive(cfg, overrides))
 
 
@@ -164,16 +156,17 @@ def _relink(cfg: DictConfig) -> None:
 _MISSING = object()
 
 
-def compose_raw() -> DictConfig:
-    """`conf/` composed without overrides, interpolations unresolved and no schema applied."""
+def compose_raw(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """`conf/` composed with Hydra overrides, interpolations unresolved and no schema applied;
+    inside a stage started by `@hydra.main` (Hydra already initialised on `conf/`) too."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     if GlobalHydra.instance().is_initialized():
-        return hydra_compose(config_name="config")
+        return hydra_compose(config_name="config", overrides=list(overrides))
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name="config")
+        return hydra_compose(config_name="config", overrides=list(overrides))
 
 
 def check_params(path: str | Path) -> None:
