@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curricula.base import Context, Filter
-from joule.records import format_name
+from joule.records import EXTRACTIVE_FORMATS, format_name
 
 
 class AnswerInContext(Filter):
@@ -12,7 +12,7 @@ class AnswerInContext(Filter):
     Records of other formats pass."""
 
     def filter(self, record: dict, ctx: Context) -> bool | tuple:
-        if format_name(record["format"]) != "qa_extractive":
+        if format_name(record["format"]) not in EXTRACTIVE_FORMATS:
             return True
         answer, context, start = record.get("answer"), record.get("context"), record.get(
             "answer_start")

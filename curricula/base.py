@@ -72,11 +72,13 @@ class Step:
     def __init__(self, name: str | None = None):
         self.name = name or _snake(type(self).__name__)
         self.dropped: list[tuple[dict, str, str]] = []   # (record, reason, detail)
+        self.merged = 0          # records folded into another record this step yields
         self.info: dict = {}
 
     def reset(self) -> None:
         """Forget the drops and figures of a previous run (a step object may be run again)."""
         self.dropped = []
+        self.merged = 0
         self.info = {}
 
     def drop(self, record: dict, reason: str, detail: str = "") -> None:

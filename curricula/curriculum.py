@@ -83,9 +83,10 @@ def run_steps(records: list[dict], steps: list[Step], ctx: Context) -> Curated:
         started = time.perf_counter()
         out = list(step.run(current, ctx))
         elapsed = time.perf_counter() - started
-        if len(out) + len(step.dropped) != len(current):
-            raise RuntimeError(f"step {step.name}: {len(current)} records in, {len(out)} out and "
-                               f"{len(step.dropped)} dropped: a step lost or made records")
+        if len(out) + len(step.dropped) + step.merged != len(current):
+            raise RuntimeError(f"step {step.name}: {len(current)} records in, {len(out)} out, "
+                               f"{len(step.dropped)} dropped and {step.merged} merged: a step "
+                               "lost or made records")
         reasons = Counter(reason for _, reason, _ in step.dropped)
         excluded += [{**r, "step": step.name, "reason": reason, "detail": detail}
                      for r, reason, detail in step.dropped]
@@ -94,7 +95,8 @@ def run_steps(records: list[dict], steps: list[Step], ctx: Context) -> Curated:
             "target": f"{type(step).__module__}.{type(step).__qualname__}",
             "records_in": len(current), "records_out": len(out),
             "tokens_in": tokens_in, "tokens_out": _tokens(out, ctx),
-            "dropped": len(step.dropped), "drops_by_reason": dict(sorted(reasons.items())),
+            "dropped": len(step.dropped), "merged": step.merged,
+            "drops_by_reason": dict(sorted(reasons.items())),
             "time_s": round(elapsed, 3),
             **step.info,
         })

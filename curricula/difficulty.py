@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from curricula.text import field_text, normalise_words
-from joule.records import format_name
+from joule.records import EXTRACTIVE_FORMATS, format_name
 
 # Function words do not say whether a question paraphrases its sentence.
 STOPWORDS = frozenset(
@@ -46,8 +46,11 @@ def lexical_overlap(question: str, sentence: str) -> float:
 
 def _read_and_write(record: dict) -> tuple[str, str]:
     name = format_name(record["format"])
-    if name == "qa_extractive":
+    if name in EXTRACTIVE_FORMATS:
         return f"{record['context']}\n{record['question']}", record["answer"]
+    if name == "qa_passage":
+        return (f"{record['context']}\n{field_text(record['questions'])}",
+                field_text(record["answers"]))
     if name == "qa_closed_book":
         return record["question"], record["answer"]
     if name == "cloze":
@@ -63,9 +66,14 @@ def difficulty(record: dict, lookup_weight: float = 1.0, length_weight: float = 
                answer_weight: float = 1.0, length_scale: int = 300,
                answer_scale: int = 10) -> float:
     """The record's difficulty in [0, 1] (see the module docstring)."""
-    if format_name(record["format"]) == "qa_extractive":
+    name = format_name(record["format"])
+    if name in EXTRACTIVE_FORMATS:
         sentence = answer_sentence(record["context"], int(record["answer_start"]))
         lookup = 1.0 - lexical_overlap(record["question"], sentence)
+    elif name == "qa_passage":   # the mean over its questions
+        pairs = list(zip(record["questions"], record["answer_starts"], strict=True))
+        lookup = sum(1.0 - lexical_overlap(q, answer_sentence(record["context"], int(s)))
+                     for q, s in pairs) / len(pairs)
     else:
         lookup = 0.5
     read, write = _read_and_write(record)

@@ -35,7 +35,7 @@ class QuestionQuality(Filter):
     def __init__(self, require_question_mark: bool = True, min_words: int = 3,
                  max_words: int = 40, question_words: list[str] | None = QUESTION_WORDS,
                  answer_in_question: bool = False,
-                 formats: list[str] | None = ("qa_extractive", "qa_closed_book"),
+                 formats: list[str] | None = ("qa_extractive", "qa_retrieved", "qa_closed_book"),
                  name: str | None = None):
         super().__init__(name)
         self.formats = set(formats) if formats is not None else None

@@ -15,7 +15,7 @@ import re
 
 from curricula.base import Context, Filter
 from curricula.difficulty import lexical_overlap
-from joule.records import format_name
+from joule.records import EXTRACTIVE_FORMATS, format_name
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -46,7 +46,7 @@ class RoundTrip(Filter):
         self.min_margin = min_margin
 
     def filter(self, record: dict, ctx: Context) -> bool | tuple:
-        if format_name(record["format"]) != "qa_extractive":
+        if format_name(record["format"]) not in EXTRACTIVE_FORMATS:
             return True
         context, question = record["context"], record["question"]
         start = int(record["answer_start"])

@@ -9,12 +9,14 @@ import unicodedata
 from joule.records import FORMAT_FIELDS, format_name
 
 # Fields that are not free text (ids, offsets, indices) and never take part in text matching.
-_NOT_TEXT = {"answer_start", "answer_index"}
+_NOT_TEXT = {"answer_start", "answer_starts", "answer_index"}
 
 # The part of each format that makes two records "the same example" for near-dup detection.
 # Extractive QA leaves out the context: many good questions share one passage.
 IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
     "qa_extractive": ("question", "answer"),
+    "qa_retrieved": ("question", "answer"),
+    "qa_passage": ("questions", "answers"),
     "qa_closed_book": ("question", "answer"),
     "cloze": ("cloze", "answer"),
     "multiple_choice": ("question", "answer"),

@@ -16,6 +16,10 @@ COMMON_FIELDS = ("id", "page_id", "title", "format", "meta")
 # Fields each format adds (keyed by rewriter name; the record's `format` is "<name>.v<N>").
 FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "qa_extractive": ("context", "question", "answer", "answer_start"),
+    # the same fields; the question is made from another sentence than the passage's (Fabbri 2020)
+    "qa_retrieved": ("context", "question", "answer", "answer_start"),
+    # one passage with several of its questions, answered turn by turn (curricula.group_passages)
+    "qa_passage": ("context", "questions", "answers", "answer_starts"),
     "qa_closed_book": ("question", "answer"),
     "cloze": ("cloze", "answer"),                       # cloze: sentence with "____" for the answer
     "multiple_choice": ("question", "options", "answer_index", "answer"),  # options: 4 strings
@@ -23,6 +27,9 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "raw": ("text",),
     "paraphrase": ("text",),                            # an LLM's rewording of a passage (WRAP)
 }
+
+# Formats of (passage, question, answer span) records: one prompt, one set of checks.
+EXTRACTIVE_FORMATS = ("qa_extractive", "qa_retrieved")
 
 CLOZE_MASK = "____"
 

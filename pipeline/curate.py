@@ -73,6 +73,17 @@ def load_tokenizer(model_dir: str | Path):
         raise JouleError(f"cannot load the tokenizer of model.dir={model_dir}: {exc}") from exc
 
 
+def with_made_fields(schema: pa.Schema, records: list[dict]) -> pa.Schema:
+    """`schema` plus the fields of records a step made (e.g. `qa_passage`'s `questions`), with
+    the Arrow types of their values; the input tables' fields keep their types."""
+    audit = {n for n, _ in AUDIT_FIELDS}
+    made = sorted({k for r in records for k in r} - set(schema.names) - audit)
+    if not made:
+        return schema
+    inferred = pa.Table.from_pylist([{k: r.get(k) for k in made} for r in records]).schema
+    return pa.schema(list(schema) + list(inferred))
+
+
 def main(cfg: DictConfig) -> dict:
     """Build curriculum `cfg.curriculum`; returns the metrics written."""
     name = require(cfg, "curriculum")
@@ -85,6 +96,7 @@ def main(cfg: DictConfig) -> dict:
         ctx = Context(seed=int(cfg.seed), token_budget=budget,
                       tokenizer=load_tokenizer(require(cfg, "model.dir")), eval_cfg=cfg.eval)
         result = run_steps(records, steps, ctx)
+        schema = with_made_fields(schema, result.records + result.excluded)
 
         with atomic_dir(Path(cfg.data_dir) / "curricula" / name) as out:
             write_table(out / "train.parquet", result.records, schema=schema)
@@ -98,6 +110,7 @@ def main(cfg: DictConfig) -> dict:
             curriculum=name, steps=result.steps, drops=drops,
             records_in=len(records), records_out=len(result.records),
             records_excluded=len(result.excluded),
+            records_merged=sum(s["merged"] for s in result.steps),   # folded into another record
             tokens_in=sum(ctx.tokens(r) for r in records), tokens_out=tokens_out,
             per_format=per_format(result.records, ctx),
             budget=budget, budget_met=tokens_out == budget, short_by_tokens=budget - tokens_out,

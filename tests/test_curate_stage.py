@@ -62,6 +62,15 @@ def workspace(tmp_path_factory, tiny_model):
             "planted": {"contaminated": contaminated["id"], "paraphrase": paraphrase["id"]}}
 
 
+def _source_ids(rows):
+    """Ids of the input records behind `rows` (a qa_passage record stands for those it merged)."""
+    for r in rows:
+        if r["format"] == "qa_passage.v1":
+            yield from json.loads(r["meta"])["from"]
+        else:
+            yield r["id"]
+
+
 def _tables(ws, name):
     out = ws["root"] / "data" / "curricula" / name
     return pq.read_table(out / "train.parquet"), pq.read_table(out / "excluded.parquet")
@@ -78,13 +87,15 @@ def test_every_curriculum_meets_the_budget_and_accounts_for_every_record(workspa
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
     assert sum(record_tokens(r, tokenizer) for r in train.to_pylist()) == BUDGET
     every = [r["id"] for rows in workspace["records"].values() for r in rows]
-    assert Counter(train["id"].to_pylist() + excluded["id"].to_pylist()) == Counter(every)
+    assert Counter(_source_ids(train.to_pylist() + excluded.to_pylist())) == Counter(every)
     assert all(excluded["step"].to_pylist()) and all(excluded["reason"].to_pylist())
     metrics = json.loads((workspace["root"] / "metrics" / "curate" / f"{name}.json").read_text())
     assert metrics["budget_met"] is True and metrics["short_by_tokens"] == 0
     assert metrics["tokens_out"] == BUDGET == metrics["budget"]
     assert metrics["records_in"] == len(every)
-    assert metrics["records_out"] + metrics["records_excluded"] == metrics["records_in"]
+    assert (metrics["records_out"] + metrics["records_excluded"] + metrics["records_merged"]
+            == metrics["records_in"])
+    assert (metrics["records_merged"] > 0) == (name in ("curated", "curated_shuffled"))
     assert sum(f["tokens"] for f in metrics["per_format"].values()) == BUDGET
     for key in ("time_s", "energy_j", "energy_source"):
         assert metrics[key] is not None
@@ -96,7 +107,7 @@ def test_every_curriculum_meets_the_budget_and_accounts_for_every_record(workspa
 
 def test_training_set_has_the_union_of_the_format_columns(workspace):
     train, excluded = _tables(workspace, "synthetic_all")
-    fields = set(COMMON_FIELDS).union(*FORMAT_FIELDS.values())
+    fields = set(COMMON_FIELDS).union(*(FORMAT_FIELDS[f] for f in workspace["records"]))
     assert set(train.column_names) == fields
     assert train.column_names[: len(COMMON_FIELDS)] == list(COMMON_FIELDS)
     assert set(excluded.column_names) == fields | {"step", "reason", "detail"}
@@ -125,9 +136,14 @@ def test_curated_drops_planted_contamination_and_paraphrase(workspace):
     metrics = workspace["metrics"]["curated"]
     assert metrics["drops"]["decontaminate"] == {"eval_overlap_context": 1}
     assert "raw" not in metrics["per_format"]
-    # extractive QA is the largest share, as its weight says
+    # extractive QA, grouped by passage, is the largest share, as its weight says
     shares = {f: v["tokens"] for f, v in metrics["per_format"].items()}
-    assert max(shares, key=shares.get) == "qa_extractive"
+    assert max(shares, key=shares.get) == "qa_passage"
+    passages = [r for r in train.to_pylist() if r["format"] == "qa_passage.v1"]
+    assert max(len(r["questions"]) for r in passages) > 1
+    for r in passages:   # every answer is its span, read back from Parquet's list columns
+        assert [r["context"][s:s + len(a)] for s, a in zip(r["answer_starts"], r["answers"],
+                                                            strict=True)] == r["answers"]
 
 
 def test_curated_is_easy_to_hard_and_curated_shuffled_is_the_same_pool(workspace):
