@@ -21,11 +21,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from joule.errors import JouleError
+from joule.runs import experiment_runs
+from joule.runs import register as _register_runs
 from joule.schema import validate
+
+_register_runs()   # `${joule.runs:}` (conf/config.yaml) resolves wherever a config is composed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -121,14 +125,19 @@ def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 
 def _interpolations(node, prefix: str = "") -> Iterator[tuple[str, str]]:
     """(dotted key, `${...}` expression) of every interpolated value under `node`, unresolved."""
-    items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else []
-    for key, _ in items:
+    if isinstance(node, DictConfig):
+        keys = [key for key, _ in node.items_ex(resolve=False)]
+    elif isinstance(node, ListConfig):   # `experiment.seeds: [${seed}]`
+        keys = list(range(len(node)))
+    else:
+        keys = []
+    for key in keys:
         path = f"{prefix}{key}"
         if OmegaConf.is_interpolation(node, key):
             yield path, node._get_node(key)._value()
         else:
             child = node._get_node(key)
-            if isinstance(child, DictConfig):
+            if isinstance(child, DictConfig | ListConfig):
                 yield from _interpolations(child, f"{path}.")
 
 
@@ -268,7 +277,13 @@ def main() -> None:
         i = argv.index("--out")
         out = Path(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
-    text = to_yaml(compose(argv))
+    try:
+        cfg = compose(argv)
+        experiment_runs(cfg)   # a bad `experiment.seeds` in one line, not a resolver traceback
+        text = to_yaml(cfg)
+    except JouleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
     if out is None:
         sys.stdout.write(text)
     elif not out.exists() or out.read_text() != text:

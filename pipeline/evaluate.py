@@ -3,6 +3,7 @@
     python -m pipeline.evaluate curriculum=<name>        # every checkpoint in checkpoints.json
     python -m pipeline.evaluate curriculum=<name> eval.checkpoints=last
     python -m pipeline.evaluate curriculum=base          # the base model, no adapter
+    python -m pipeline.evaluate curriculum=<name>-seed<s>    # the run of training seed s
     python -m pipeline.evaluate curriculum=<name> engine=hf engine.device=cuda   # on a GPU
 
 Reads `<data_dir>/models/<name>/checkpoints.json` (written by train) and the base model at
@@ -10,7 +11,9 @@ Reads `<data_dir>/models/<name>/checkpoints.json` (written by train) and the bas
 `<metrics_dir>/eval/<name>.json` (SQuAD F1/EM with 95% intervals for the final checkpoint and
 for every checkpoint, beside its training tokens and energy; the final one also on the whole
 eval file with `eval.last_on_full`, under `full`) and the answers to every question asked,
-`<eval.predictions_dir>/<name>/<checkpoint>.jsonl`.
+`<eval.predictions_dir>/<name>/<checkpoint>.jsonl`. A run key `<name>-seed<s>` (`joule.runs`) reads
+and writes under that key; every run is asked the same questions (the sample is drawn with `seed`,
+not the training seed), so the report pairs runs question by question.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from omegaconf import DictConfig
 
 from evaluation.engine import make_engine
 from evaluation.scoring import (
+    BASE,
     checkpoints_to_score,
     question_prompt,
     question_sets,
@@ -31,6 +35,7 @@ from joule.config import run
 from joule.errors import JouleError
 from joule.flops import inference_flops, matmul_params
 from joule.io import atomic_dir
+from joule.runs import parse_run
 from pipeline.stage import stage_run
 
 _SCORES = ("n", "f1", "em", "f1_ci95", "em_ci95", "question_set")
@@ -42,8 +47,9 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def main(cfg: DictConfig) -> dict:
-    """Score the checkpoints of `cfg.curriculum` (or the base model); return the metrics."""
+    """Score the checkpoints of run `cfg.curriculum` (or the base model); return the metrics."""
     name = str(cfg.curriculum)
+    spec = parse_run(cfg, name) if name != BASE else None   # a bad run key fails before any work
     question_prompt({"context": "", "question": ""}, cfg.eval.mode)  # bad mode fails up front
     engine = make_engine(cfg.engine)   # a bad engine or device fails before any work
     with stage_run(cfg, "evaluate", f"eval/{name}.json") as stage:
@@ -78,8 +84,8 @@ def main(cfg: DictConfig) -> dict:
                 if ck["is_final"]:
                     final = entry
         stage.metrics.update(
-            curriculum=name, model=str(cfg.model.name), eval_set=str(cfg.eval.name),
-            mode=str(cfg.eval.mode), final=final["name"],
+            curriculum=spec.curriculum if spec else name, model=str(cfg.model.name),
+            eval_set=str(cfg.eval.name), mode=str(cfg.eval.mode), final=final["name"],
             **{k: final[k] for k in _SCORES},
             eval_file_questions=sets.total, **engine.describe(),
             checkpoints=scored,
@@ -87,6 +93,8 @@ def main(cfg: DictConfig) -> dict:
             flops_formula="2 * matmul_params * (computed prompt + generated tokens), per "
                           "checkpoint; a prefix an engine computes once per batch (the "
                           "instruction, a passage) counts once")
+        if spec is not None:
+            stage.metrics.update(run=spec.key, training_seed=spec.seed)
         if "full" in final:
             stage.metrics["full"] = final["full"]
         stage.summary.update(wrote=Path(cfg.eval.predictions_dir) / name,

@@ -4,7 +4,7 @@
     python -m pipeline.report --readme [--params params.yaml]   # README result block
 
 Reads `<metrics_dir>/{prepare,rewrite,base_model}.json`, `eval/base.json`, `{curate,train,eval}/
-<key>.json` of every curriculum and seed (`experiment.seeds`; `reporting.evidence.run_key`) and the
+<key>.json` of every curriculum and seed (`experiment.seeds`; `joule.runs`) and the
 per-question predictions under `eval.predictions_dir`; writes `<reports_dir>/report.md`, a
 self-contained `<reports_dir>/report.html` (plots inline), `<metrics_dir>/report.json` (DVC
 metrics) and `<metrics_dir>/plots/f1_vs_energy.json` (DVC plots). `--readme` rewrites the block
@@ -22,10 +22,11 @@ from omegaconf import DictConfig
 from joule.config import PROJECT_ROOT, require, run
 from joule.errors import JouleError
 from joule.io import read_json, write_json, write_text
+from joule.runs import experiment_seeds, run_key
 from pipeline.stage import stage_run
 from reporting.carbon import grid_intensity
 from reporting.document import build_document, plot_rows, readme_block, summary
-from reporting.evidence import gather, run_key
+from reporting.evidence import gather
 from reporting.figures import compute, load_metrics
 from reporting.render import markdown, to_html
 
@@ -37,15 +38,16 @@ def main(cfg: DictConfig) -> dict:
     curricula = list(require(cfg, "curricula").keys())
     baselines = list(require(cfg, "experiment.baselines"))
     exp = cfg.experiment
-    seeds = [int(s) for s in (exp.get("seeds") or [cfg.seed])]
+    seeds = experiment_seeds(cfg)
     extra = [run_key(n, s, seeds) for n in curricula for s in seeds[1:]]
     missing = [f"{sub}/{key}.json" for key in extra for sub in ("train", "eval")
                if not (Path(cfg.metrics_dir) / sub / f"{key}.json").is_file()]
     if missing:
         raise JouleError(f"experiment.seeds={seeds} but {cfg.metrics_dir}/{missing[0]} (and "
                          f"{len(missing) - 1} more) does not exist: each further seed s needs "
-                         "train and evaluate runs keyed <curriculum>@<s>, which dvc.yaml does "
-                         "not make yet (it trains the first seed only)")
+                         "the train and evaluate runs keyed <curriculum>-seed<s> (dvc.yaml's "
+                         "train@<curriculum>-seed<s>, evaluate@<curriculum>-seed<s>; regenerate "
+                         "params.yaml with `make params` after changing the seeds)")
     with stage_run(cfg, "report", "report.json") as stage:
         grid = grid_intensity(exp.get("carbon") or {})
         metrics = load_metrics(cfg.metrics_dir, curricula, extra)

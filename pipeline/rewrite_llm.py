@@ -7,8 +7,12 @@ Reads `<data_dir>/pages`, rewrites the first `max_pages` pages in every style of
 `rewrite_llm.styles` (rewriters/llm/), and writes `<data_dir>/<out_dir>/<style>/part-00000.parquet`
 (all styles or none) and `<metrics_dir>/rewrite_llm.json`. Energy: the stage's own window
 (measured or `estimated:tdp`, in-process generation included) plus, for a remote server, an
-`estimated:tokens` figure from the prompt and generated tokens (the server's joules cannot be
-read from here); `energy_j` is their sum and `energy_source` names both.
+`estimated:tokens` figure from the prompt and generated tokens of every answer used (the
+server's joules cannot be read from here), or, for an in-process backend, the generation cost
+stored in the cache with every answer served from it (`energy_carried`, by how each was
+obtained: `stored:<source>` or `estimated:tokens (no stored cost)` for an older cache), so a
+cached re-run reports what its records cost, not only the re-run's own joules. `energy_j` is the
+sum and `energy_source` names its parts; the report charges `energy_j` to LLM curricula.
 """
 
 from __future__ import annotations
@@ -70,7 +74,8 @@ def main(cfg: DictConfig) -> dict:
                 styles, backend, cache,
                 generation=OmegaConf.to_container(rl.generation, resolve=True),
                 passage_chars=rl.passage_chars, passages_per_page=rl.passages_per_page,
-                min_passage_chars=rl.min_passage_chars, flush_every=rl.flush_every)
+                min_passage_chars=rl.min_passage_chars, flush_every=rl.flush_every,
+                meter=meter)
             pages = read_pages(data_dir / "pages")
             if rl.max_pages is not None:
                 pages = itertools.islice(pages, int(rl.max_pages))
@@ -108,7 +113,20 @@ def main(cfg: DictConfig) -> dict:
                        energy_j=round(local.energy_j + remote["energy_j"], 3),
                        energy_source=f"{local.energy_source}+{remote['energy_source']}")
     else:
-        metrics.update(energy_j=local.energy_j, energy_source=local.energy_source)
+        # This run's window, plus what the answers served from the cache cost when generated.
+        carried = {label: {"answers": c["answers"], "energy_j": round(c["energy_j"], 3)}
+                   for label, c in sorted(result.carried.items())}
+        metrics.update(
+            energy_generation_j=round(result.generation_j, 3),
+            energy_carried={"energy_j": round(result.carried_j, 3),
+                            "answers": result.answers_from_cache, "by_source": carried},
+            energy_j=round(local.energy_j + result.carried_j, 3),
+            energy_source="+".join([local.energy_source] + [f"cache:{label.split(' ')[0]}"
+                                                            for label in carried]))
+        if any(label.startswith("estimated:tokens") for label in carried):
+            metrics["energy_carried"]["estimate"] = {
+                k: backend.energy.get(k) for k in ("joules_per_prompt_token",
+                                                   "joules_per_generated_token", "source")}
     metrics.update(
         records_total=n_records,
         records_per_s=round(n_records / local.time_s, 4) if local.time_s > 0 else 0.0,

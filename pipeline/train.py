@@ -1,5 +1,10 @@
 """Stage `train`: LoRA fine-tuning of the base model on one curriculum, in its order.
 
+`python -m pipeline.train curriculum=<name>-seed<s>` trains the same curriculum with training
+seed s (a further seed of `experiment.seeds`, `joule.runs`): outputs under the run key
+`<name>-seed<s>` (`<data_dir>/models/<name>-seed<s>/`, `<metrics_dir>/train/<name>-seed<s>.json`);
+without `-seed<s>` the training seed is `seed`.
+
 `python -m pipeline.train curriculum=<name>` reads `<data_dir>/curricula/<name>/train.parquet` and
 the base checkpoint at `cfg.model.dir`, trains until the curriculum's tokens (its budget) are
 used, and writes `<data_dir>/models/<name>/ckpt-XXX/` (peft adapters at `train.checkpoint_fractions`
@@ -22,6 +27,7 @@ from omegaconf import DictConfig
 from joule.config import require, run
 from joule.errors import JouleError
 from joule.io import atomic_dir, read_json, write_json
+from joule.runs import parse_run
 from pipeline.stage import stage_run
 from train.callbacks import META_FILE
 from train.data import (
@@ -36,16 +42,18 @@ from train.model import load_checkpoint
 
 
 def main(cfg: DictConfig, callbacks: Sequence = ()) -> None:
-    """Train curriculum `cfg.curriculum`; `callbacks` are extra Trainer callbacks (tests)."""
-    name = str(require(cfg, "curriculum"))
+    """Train run `cfg.curriculum` (`joule.runs`); `callbacks`: extra Trainer callbacks (tests)."""
+    spec = parse_run(cfg, require(cfg, "curriculum"))
+    cfg.seed = spec.seed   # the training seed (LoRA init, data order); the plain key's is `seed`
+    name = spec.key
     tcfg = cfg.train
-    data_file = Path(cfg.data_dir) / "curricula" / name / "train.parquet"
+    data_file = Path(cfg.data_dir) / "curricula" / spec.curriculum / "train.parquet"
     models_dir = Path(cfg.data_dir) / "models" / name
     work_dir = models_dir.parent / f".{name}.work"
     fractions = checkpoint_fractions(tcfg.checkpoint_fractions)
     rows = read_curriculum(data_file)
     budget = int(require(cfg, "experiment.token_budget"))
-    with stage_run(cfg, "train", f"train/{name}.json") as run_:
+    with stage_run(cfg, "train", f"train/{name}.json") as stage:
         model, tokenizer = load_checkpoint(cfg.model.dir, str(tcfg.attn_implementation))
         examples = tokenize_records(rows, tokenizer, str(data_file))
         lengths = [len(ids) for ids, _ in examples]
@@ -56,13 +64,14 @@ def main(cfg: DictConfig, callbacks: Sequence = ()) -> None:
         plan = plan_batches(lengths, int(tcfg.max_seq_len), int(tcfg.rows_per_batch),
                             int(tcfg.pack_window), fractions, world_size())
         figures = train_lora(cfg, model, tokenizer, examples, plan, work_dir,
-                             lambda: run_.meter.read("train"), callbacks)
+                             lambda: stage.meter.read("train"), callbacks)
         if not is_main_process():
             return   # process 0 alone writes outputs under `accelerate launch`
         checkpoints = _publish(work_dir / "adapters", models_dir, fractions)
         last = checkpoints[-1]
-        run_.metrics.update(
-            curriculum=name, records=len(rows), tokens=last["tokens"], budget_tokens=budget,
+        stage.metrics.update(
+            curriculum=spec.curriculum, run=name, training_seed=spec.seed, records=len(rows),
+            tokens=last["tokens"], budget_tokens=budget,
             curriculum_tokens=plan.total_tokens, max_seq_len=plan.max_seq_len,
             rows_per_batch=int(tcfg.rows_per_batch), world_size=world_size(),
             padding_fraction=plan.padding_fraction, computed_tokens=plan.padded_tokens,
@@ -70,7 +79,7 @@ def main(cfg: DictConfig, callbacks: Sequence = ()) -> None:
             flops=last["flops"], total_time_s=last["time_s"], total_energy_j=last["energy_j"],
             tokens_per_s=plan.total_tokens / last["time_s"] if last["time_s"] else 0.0,
             checkpoints=checkpoints, final=last["name"], **figures)
-        run_.summary.update(wrote=models_dir, checkpoints=len(checkpoints), tokens=last["tokens"],
+        stage.summary.update(wrote=models_dir, checkpoints=len(checkpoints), tokens=last["tokens"],
                             steps=figures["steps"], resumed_from_step=figures["resumed_from_step"],
                             final_loss=figures["loss_curve"][-1]["loss"]
                             if figures["loss_curve"] else "n/a")

@@ -8,7 +8,7 @@ training energy (the most both sides spent, interpolated between checkpoints), a
 energies to reach the target F1, each with a 95% interval over questions and seeds.
 
 Runs of several seeds: the first seed's files are keyed by the curriculum's name, seed s's by
-`<name>@<s>` (metrics/train/<key>.json, metrics/eval/<key>.json, <predictions_dir>/<key>/).
+`<name>-seed<s>` (metrics/train/<key>.json, metrics/eval/<key>.json, <predictions_dir>/<key>/).
 Per-question F1 comes from the evaluate stage's predictions files,
 `<predictions_dir>/<key>/<checkpoint>.jsonl` (rows with `id` and `f1`).
 """
@@ -21,13 +21,9 @@ from pathlib import Path
 
 from joule.errors import JouleError
 from joule.io import read_json
+from joule.runs import run_key
 from reporting.figures import checkpoint_training_j
 from reporting.paired import Bootstrap, Interval, Run
-
-
-def run_key(name: str, seed: int, seeds: list[int]) -> str:
-    """The file key of curriculum `name` trained with `seed`: `name` for the first seed."""
-    return name if seed == seeds[0] else f"{name}@{seed}"
 
 
 def read_scores(path: Path) -> dict[str, float]:

@@ -48,7 +48,7 @@ class Metrics:
 def load_metrics(metrics_dir: str | Path, curricula: list[str],
                  extra_runs: list[str] = ()) -> Metrics:
     """Read prepare, rewrite, base_model, eval/base and curate/train/eval of every curriculum,
-    and train/eval of every extra run key (further seeds: `curated@1`)."""
+    and train/eval of every extra run key (further seeds: `curated-seed1`)."""
     metrics_dir = Path(metrics_dir)
     labels = ["prepare", "rewrite", "base_model", "eval/base"]
     if (metrics_dir / "rewrite_llm.json").is_file():   # the LLM rewrite's stage, where it ran

@@ -326,7 +326,7 @@ def test_pairs_only_common_questions(tmp_path):
 
 def test_seeds_are_read_and_widen_nothing_silently(tmp_path):
     write_metrics(tmp_path / "metrics")
-    write_metrics(tmp_path / "metrics", curricula=with_last_f1(40.0), key_suffix="@1")
+    write_metrics(tmp_path / "metrics", curricula=with_last_f1(40.0), key_suffix="-seed1")
     metrics = main(config(tmp_path, "experiment.seeds=[0,1]"))
     md = (tmp_path / "reports" / "report.md").read_text()
     seeds = table(md, "## Seeds")
@@ -335,8 +335,8 @@ def test_seeds_are_read_and_widen_nothing_silently(tmp_path):
     pair = metrics["paired"]["curated"]["vs_synthetic_all"]
     assert pair["seeds"] == [2, 2] and pair["f1_diff"] == pytest.approx((45 + 40) / 2 - 38)
     assert "2 seeds" in metrics["verdict"]
-    (tmp_path / "metrics" / "eval" / "raw@1.json").unlink()
-    with pytest.raises(JouleError, match="eval/raw@1.json"):
+    (tmp_path / "metrics" / "eval" / "raw-seed1.json").unlink()
+    with pytest.raises(JouleError, match="eval/raw-seed1.json"):
         main(config(tmp_path, "experiment.seeds=[0,1]"))
 
 

@@ -185,3 +185,64 @@ def test_curated_llm_reads_the_llm_record_root(tmp_path, tiny_model):
                                                                    "key_facts"}
     with pytest.raises(JouleError, match=r"no record directories under .*/data/records "):
         curate(compose([*overrides, "curriculum=curated"]))   # the spaCy root is absent here
+
+
+class _LocalBackend:
+    """An in-process backend stand-in (remote False) that counts what it generates."""
+
+    kind, model, remote = "local", "fake", False
+
+    def __init__(self, energy=None):
+        self.energy, self.sent = energy or {}, 0
+
+    def generate(self, requests):
+        from rewriters.llm.backends import Answer
+
+        self.sent += len(requests)
+        return [Answer("1. Q: who? A: x", prompt_tokens=10 * (i + 1), generated_tokens=5,
+                       finish_reason="stop") for i, _ in enumerate(requests)]
+
+
+def test_local_answers_carry_their_cost_through_the_cache(tmp_path):
+    """Each generated answer stores its share of the chunk's window; a cached run counts the
+    stored costs; an answer without one is estimated from tokens, or is an error, never 0."""
+    from joule.config import compose as _compose
+    from joule.energy import meter_from_config
+    from rewriters.llm.cache import RequestCache
+    from rewriters.llm.rewrite import LLMRewrite
+
+    style = style_from_config("s", {"format": "paraphrase", "parser": "text",
+                                    "prompt": "{title}: {passage}"})
+    pages = [{"id": str(i), "title": f"T{i}", "text": "Some passage text. " * 20}
+             for i in range(3)]
+    meter = meter_from_config(_compose(["energy.use_zeus=false"]).energy)
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    gen = {"max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "seed": 0}
+
+    def run(backend):
+        return LLMRewrite([style], backend, cache, generation=gen, min_passage_chars=10,
+                          flush_every=2, meter=meter).run(pages)
+
+    first = run(_LocalBackend())
+    assert first.requests_sent == 3 and first.generation_j > 0 and first.carried == {}
+    stored = [json.loads(a)["cost"] for (a,) in cache._db.execute("SELECT answer FROM answers")]
+    assert sum(c["energy_j"] for c in stored) == pytest.approx(first.generation_j)
+    assert {c["energy_source"] for c in stored} == {"estimated:tdp"}
+    backend = _LocalBackend()
+    again = run(backend)
+    assert backend.sent == 0 and again.generation_j == 0
+    carried = {"answers": 3, "energy_j": pytest.approx(first.generation_j)}
+    assert again.carried == {"stored:estimated:tdp": carried}
+    for key, answer in cache._db.execute("SELECT key, answer FROM answers").fetchall():
+        row = json.loads(answer)
+        del row["cost"]
+        cache.put(key, row)   # as an older version cached it
+    energy = {"joules_per_prompt_token": 0.1, "joules_per_generated_token": 2.0, "source": "t"}
+    old = run(_LocalBackend(energy))
+    tokens_j = 0.1 * (10 + 20 + 10) + 2.0 * 15   # prompt tokens by place in a chunk of 2
+    assert old.carried == {"estimated:tokens (no stored cost)": {
+        "answers": 3, "energy_j": pytest.approx(tokens_j)}}
+    with pytest.raises(JouleError, match="rewrite_llm.backend.energy.joules_per_generated_token"
+                                         ".* answers cached without a stored cost"):
+        run(_LocalBackend())
+    cache.close()

@@ -5,7 +5,8 @@
   with exponential backoff (`max_retries`) and enforces a per-request `timeout`; requests run on
   `concurrency` threads. Any failure becomes one JouleError naming the URL.
 - `HFBackend`: transformers generation in-process, batched (left padding), on `device`
-  (`auto`: cuda when available, else cpu). Its energy is measured by the stage's meter.
+  (`auto`: cuda when available, else cpu). Its energy is measured by the stage's meter, per
+  chunk of requests, and stored with each answer in the request cache (rewriters/llm/rewrite.py).
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ class HFBackend(Backend):
     kind = "hf"
 
     def __init__(self, path: str, model: str | None = None, device: str = "auto",
-                 dtype: str = "float32", batch_size: int = 8):
+                 dtype: str = "float32", batch_size: int = 8, energy: dict | None = None):
+        """`energy`: J/token figures (`rewriters.llm.energy.token_estimate`), used only for
+        cached answers that carry no stored cost; this backend's own generation is measured."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -129,6 +132,7 @@ class HFBackend(Backend):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device, self.batch_size = device, max(1, int(batch_size))
+        self.energy = energy or {}
         self.model = model or Path(path).name
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")

@@ -4,6 +4,14 @@ Requests are built in page, passage, style order and answered from the cache or 
 chunks of `flush_every` (each chunk's answers are cached as soon as it returns, so a killed run
 resumes); records are then made in request order, so the output depends only on the pages, the
 config and the answers.
+
+Energy of in-process generation (a local backend: `hf`): each chunk's `backend.generate` runs in
+its own window of the stage's meter, and each answer's share of it (by prompt + generated tokens)
+is stored with the answer in the cache (`cost`: energy_j, energy_source, split), so a later run
+that is served from the cache still counts what those answers cost (`Result.carried`). An answer
+cached without a cost (a cache written before costs were stored, or without a meter) is counted
+from its tokens with the backend's configured J/token (`estimated:tokens`), never as zero. A
+remote backend's energy is estimated from the tokens of every answer by the stage instead.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from joule.records import dump_meta, record_id
 from rewriters.llm import ground, parse
 from rewriters.llm.backends import Answer, Backend
 from rewriters.llm.cache import RequestCache, request_key
+from rewriters.llm.energy import token_estimate
 from rewriters.llm.styles import Style
 
 _CUTS = ("\n\n", "\n", ". ", " ")
@@ -53,6 +62,14 @@ class Result:
     generated_tokens_sent: int = 0
     pages: int = 0
     passages: int = 0
+    generation_j: float = 0.0       # this run's generation windows (local backend, with a meter)
+    # the stored cost of the answers served from the cache, by how it was obtained:
+    # {label: {"answers": n, "energy_j": J}}; a local backend's only (see the module docstring)
+    carried: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def carried_j(self) -> float:
+        return sum(c["energy_j"] for c in self.carried.values())
 
 
 class LLMRewrite:
@@ -60,8 +77,10 @@ class LLMRewrite:
 
     def __init__(self, styles: list[Style], backend: Backend, cache: RequestCache, *,
                  generation: dict, passage_chars: int = 1500, passages_per_page: int = 1,
-                 min_passage_chars: int = 200, flush_every: int = 16):
-        self.styles, self.backend, self.cache = styles, backend, cache
+                 min_passage_chars: int = 200, flush_every: int = 16, meter=None):
+        """`meter`: a joule.energy.EnergyMeter whose windows time each chunk's generation (a
+        local backend's answers then carry their cost in the cache); None: no cost stored."""
+        self.styles, self.backend, self.cache, self.meter = styles, backend, cache, meter
         self.generation = dict(generation)
         self.passage_chars, self.passages_per_page = int(passage_chars), int(passages_per_page)
         self.min_passage_chars, self.flush_every = int(min_passage_chars), max(1, int(flush_every))
@@ -98,20 +117,24 @@ class LLMRewrite:
                 continue
             hit = self.cache.get(key)
             if hit is not None:
+                cost = hit.pop("cost", None)
                 answers[key] = Answer(**hit)
                 result.answers_from_cache += 1
+                if not self.backend.remote:
+                    self._carry(result, answers[key], cost)
             else:
                 answers[key] = None
                 missing.append(job)
         for k in range(0, len(missing), self.flush_every):
             chunk = missing[k:k + self.flush_every]
-            got = self.backend.generate([(j[4], j[5]) for j in chunk])
-            for job, ans in zip(chunk, got, strict=True):
-                self.cache.put(job[-1], ans.to_dict())
+            got, costs = self._generate([(j[4], j[5]) for j in chunk])
+            for job, ans, cost in zip(chunk, got, costs, strict=True):
+                self.cache.put(job[-1], ans.to_dict() | ({"cost": cost} if cost else {}))
                 answers[job[-1]] = ans
                 result.requests_sent += 1
                 result.prompt_tokens_sent += ans.prompt_tokens
                 result.generated_tokens_sent += ans.generated_tokens
+            result.generation_j += sum(c["energy_j"] for c in costs if c)
         for ans in answers.values():
             result.prompt_tokens += ans.prompt_tokens
             result.generated_tokens += ans.generated_tokens
@@ -120,6 +143,35 @@ class LLMRewrite:
                                 result.drops[style.name])
             result.records[style.name].extend(made)
         return result
+
+    def _generate(self, requests: list) -> tuple[list[Answer], list[dict | None]]:
+        """The backend's answers and, for a local backend with a meter, each one's cost: its
+        share of the chunk's window, by prompt + generated tokens (what the batch computed)."""
+        if self.backend.remote or self.meter is None:
+            return self.backend.generate(requests), [None] * len(requests)
+        with self.meter.window("rewrite_llm/generate") as window:
+            got = self.backend.generate(requests)
+        spent = window["result"]
+        weights = [a.prompt_tokens + a.generated_tokens for a in got]
+        total = sum(weights)
+        costs = [{"energy_j": spent.energy_j * (w / total if total else 1 / len(got)),
+                  "energy_source": spent.energy_source,
+                  "split": "share of its chunk's window by prompt + generated tokens"}
+                 for w in weights]
+        return got, costs
+
+    def _carry(self, result: Result, answer: Answer, cost: dict | None) -> None:
+        """Count the generation cost of an answer served from the cache (a local backend)."""
+        if cost is not None:
+            label, joules = f"stored:{cost['energy_source']}", float(cost["energy_j"])
+        else:   # cached before costs were stored: from its tokens, labelled, never zero
+            estimate = token_estimate(answer.prompt_tokens, answer.generated_tokens,
+                                      getattr(self.backend, "energy", None) or {},
+                                      "answers cached without a stored cost")
+            label, joules = "estimated:tokens (no stored cost)", estimate["energy_j"]
+        entry = result.carried.setdefault(label, {"answers": 0, "energy_j": 0.0})
+        entry["answers"] += 1
+        entry["energy_j"] += joules
 
     def records(self, page: dict, index: int, passage: str, style: Style, params: dict,
                 answer: Answer, drops: Counter) -> list[dict]:
