@@ -26,7 +26,7 @@ from tests.curate_fixtures import (
 )
 
 BUDGET = 1500
-CURRICULA = ("curated", "raw", "synthetic_all", "curated_shuffled")
+CURRICULA = ("curated", "raw", "synthetic_all", "curated_shuffled", "curated_passages")
 
 
 def _paraphrase(text: str) -> str:
@@ -95,7 +95,7 @@ def test_every_curriculum_meets_the_budget_and_accounts_for_every_record(workspa
     assert metrics["records_in"] == len(every)
     assert (metrics["records_out"] + metrics["records_excluded"] + metrics["records_merged"]
             == metrics["records_in"])
-    assert (metrics["records_merged"] > 0) == (name in ("curated", "curated_shuffled"))
+    assert (metrics["records_merged"] > 0) == (name == "curated_passages")
     assert sum(f["tokens"] for f in metrics["per_format"].values()) == BUDGET
     for key in ("time_s", "energy_j", "energy_source"):
         assert metrics[key] is not None
@@ -136,9 +136,16 @@ def test_curated_drops_planted_contamination_and_paraphrase(workspace):
     metrics = workspace["metrics"]["curated"]
     assert metrics["drops"]["decontaminate"] == {"eval_overlap_context": 1}
     assert "raw" not in metrics["per_format"]
-    # extractive QA, grouped by passage, is the largest share, as its weight says
+    # extractive QA is the largest share, as its weight says
     shares = {f: v["tokens"] for f, v in metrics["per_format"].items()}
-    assert max(shares, key=shares.get) == "qa_passage"
+    assert max(shares, key=shares.get) == "qa_extractive"
+
+
+def test_curated_passages_groups_questions_by_passage(workspace):
+    train, excluded = _tables(workspace, "curated_passages")
+    shares = workspace["metrics"]["curated_passages"]["per_format"]
+    assert max(shares, key=lambda f: shares[f]["tokens"]) == "qa_passage"
+    assert "qa_extractive" not in shares
     passages = [r for r in train.to_pylist() if r["format"] == "qa_passage.v1"]
     assert max(len(r["questions"]) for r in passages) > 1
     for r in passages:   # every answer is its span, read back from Parquet's list columns

@@ -338,7 +338,7 @@ def test_run_steps_accounts_for_every_record(eval_ctx):
     records = everything(8)
     records.append(make_record("raw", "p9", "T", text=EVAL_SENTENCE))
     records.append(records[0])                                   # an exact duplicate
-    steps = build_steps(curriculum_config(compose(), "curated"))
+    steps = build_steps(curriculum_config(compose(), "curated_passages"))
     result = run_steps(records, steps, eval_ctx)
     merged = sum(s["merged"] for s in result.steps)
     assert merged > 0   # group_passages folds a passage's questions into one record
@@ -380,11 +380,11 @@ def test_curated_shuffled_is_curated_with_a_shuffled_order():
 
 
 def test_a_step_knob_is_addressed_by_the_step_name_and_derived_curricula_follow():
-    cfg = compose(["curricula.curated.steps.mix.weights.qa_passage=0.9"])
-    assert curriculum_config(cfg, "curated").steps.mix.weights.qa_passage == 0.9
+    cfg = compose(["curricula.curated.steps.mix.weights.qa_extractive=0.9"])
+    assert curriculum_config(cfg, "curated").steps.mix.weights.qa_extractive == 0.9
     # curated_shuffled derives from the curated *file*; an override of curated's instance in the
     # experiment does not leak into it
-    assert curriculum_config(cfg, "curated_shuffled").steps.mix.weights.qa_passage == 0.6
+    assert curriculum_config(cfg, "curated_shuffled").steps.mix.weights.qa_extractive == 0.6
 
 
 def test_a_removed_step_is_skipped_and_step_names_are_the_keys():
