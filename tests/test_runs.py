@@ -58,7 +58,7 @@ def test_bad_seed_lists_are_one_error_naming_the_key(overrides, match):
 
 
 def test_runs_in_params_are_curricula_times_seeds():
-    one = yaml.safe_load(to_yaml(compose()))
+    one = yaml.safe_load(to_yaml(compose(["experiment.seeds=[${seed}]"])))
     curricula = list(one["curricula"])
     assert one["experiment"]["seeds"] == [0]
     assert one["runs"] == {n: {"curriculum": n, "seed": 0} for n in curricula}
@@ -67,14 +67,15 @@ def test_runs_in_params_are_curricula_times_seeds():
     assert two["runs"]["raw-seed1"] == {"curriculum": "raw", "seed": 1}
     # the default first seed is `seed`: `dvc exp run -S seed=3` needs nothing else
     three = yaml.safe_load(to_yaml(compose(["seed=3"])))
-    assert three["experiment"]["seeds"] == [3] and three["runs"]["raw"]["seed"] == 3
+    assert three["experiment"]["seeds"] == [3, 1] and three["runs"]["raw"]["seed"] == 3
+    assert three["runs"]["raw-seed1"]["seed"] == 1
 
 
 def test_params_file_overrides_recompute_seeds_and_runs(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(to_yaml(compose()))
     cfg = load_params(params, ["seed=3"])
-    assert list(cfg.experiment.seeds) == [3] and cfg.runs.curated.seed == 3
+    assert list(cfg.experiment.seeds) == [3, 1] and cfg.runs.curated.seed == 3
     cfg = load_params(params, ["experiment.seeds=[0,2]"])
     assert "curated-seed2" in cfg.runs and parse_run(cfg, "curated-seed2").seed == 2
 
