@@ -177,3 +177,41 @@ def test_rewrite_refuses_more_actors_than_cpus(tmp_path, ray_cluster):
         main(cfg(tmp_path, "ray", "runner=ray", "runner.rewrite_actors=3",
                  "runner.pages_per_block=1"))
     assert not (tmp_path / "ray" / "records").exists()
+
+
+@pytest.mark.timeout(120)
+def test_rewrite_llm_requests_from_ray_actors(tmp_path, ray_cluster):
+    """The openai backend's requests go out from 2 Ray actors (never more than 2 at the server
+    at once, though the backend's own setting is 4 threads); same records as runner=local."""
+    from pipeline.rewrite_llm import main
+    from tests.llm_server import FakeServer
+    from tests.rewrite_fixtures import good_pages, write_pages
+
+    runs = {}
+    for name, extra in (("local", ()), ("ray", ("runner=ray", "runner.llm_actors=2"))):
+        write_pages(tmp_path / name, good_pages())
+        with FakeServer(mode="slow", delay_s=0.2) as srv:
+            m = main(cfg(tmp_path, name, "rewrite_llm/backend=openai",
+                         f"rewrite_llm.backend.base_url={srv.url}", "rewrite_llm.backend.model=f",
+                         "rewrite_llm.backend.concurrency=4", "rewrite_llm.min_passage_chars=50",
+                         "rewrite_llm.max_pages=2", *extra))
+            runs[name] = (m, srv.requests, srv.max_in_flight)
+    (local, n_local, peak_local), (ray, n_ray, peak_ray) = runs["local"], runs["ray"]
+    assert n_ray == n_local == ray["requests_sent"] == 8 and peak_local > 2
+    assert 1 <= peak_ray <= 2
+    assert ray["records"] == local["records"] and ray["drops"] == local["drops"]
+    assert sum(ray["records"].values()) > 0
+    for style in local["records"]:
+        assert read_table(tmp_path / "ray" / "records_llm" / style).equals(
+            read_table(tmp_path / "local" / "records_llm" / style)), style
+    assert ray["energy_local"]["detail"]["workers_cpu_time_s"] > 0
+
+
+def test_rewrite_llm_on_ray_refuses_the_in_process_backend(tmp_path):
+    from pipeline.rewrite_llm import main
+    from tests.rewrite_fixtures import good_pages, write_pages
+
+    write_pages(tmp_path / "ray", good_pages())
+    with pytest.raises(JouleError, match="backend=openai"):
+        main(cfg(tmp_path, "ray", "runner=ray"))
+    assert not (tmp_path / "ray" / "records_llm").exists()
