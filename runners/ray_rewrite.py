@@ -68,12 +68,13 @@ def read_rows(path: str, start: int, n: int) -> list[dict]:
 
 
 class _RewriteBlocks:
-    """One actor: spaCy and the rewriters loaded once; a batch of block numbers in, each block
-    written to `work/block-BBBBB/` (all or nothing), one row of usage figures per block out."""
+    """One actor: spaCy and the rewriters loaded once; a batch of blocks (number, file, first
+    row, rows) in, each block written to `work/block-BBBBB/` (all or nothing), one row of usage
+    figures per block out."""
 
-    def __init__(self, cfg_yaml: str, blocks: list, work: Path, fns: dict[str, Callable]):
+    def __init__(self, cfg_yaml: str, work: Path, fns: dict[str, Callable]):
         cfg = OmegaConf.create(cfg_yaml)
-        self.rw, self.blocks, self.work, self.fns = cfg.rewrite, blocks, work, fns
+        self.rw, self.work, self.fns = cfg.rewrite, work, fns
         self.nlp = fns["load_spacy"](self.rw.spacy_model)
         rewriters = fns["load_rewriters"](cfg)
         self.per_page = {n: r for n, r in rewriters.items() if not r.corpus_wide}
@@ -83,9 +84,10 @@ class _RewriteBlocks:
     def __call__(self, batch: dict) -> dict:
         rows: dict[str, list] = {"block": [], "pages": [], "pid": [], "cpu_s": [],
                                  "peak_rss_mb": [], "actor_pages": []}
-        for i in batch["block"]:
+        for i, path, start, rows_in in zip(batch["block"], batch["path"], batch["start"],
+                                           batch["rows"], strict=True):
             i = int(i)
-            n = self.write_block(i)
+            n = self.write_block(i, str(path), int(start), int(rows_in))
             self.pages += n
             rows["block"].append(i)
             rows["pages"].append(n)
@@ -94,8 +96,7 @@ class _RewriteBlocks:
                 rows[key].append(value)
         return rows
 
-    def write_block(self, i: int) -> int:
-        path, start, n = self.blocks[i]
+    def write_block(self, i: int, path: str, start: int, n: int) -> int:
         for rewriter in (*self.per_page.values(), *self.wide.values()):
             rewriter.drops.clear()           # per block (multiple_choice shares this Counter)
             rewriter.pages_without_records = 0
@@ -175,11 +176,13 @@ def ray_rewrite(cfg: DictConfig, pages_dir: Path, out: Path, stage, *,
         with cluster(runner) as ray:
             pool = min(actors, len(todo))
             check_cpus(ray, pool, "runner.rewrite_actors")
-            ds = ray.data.from_items([{"block": i} for i in todo], override_num_blocks=len(todo))
+            ds = ray.data.from_items([{"block": i, "path": blocks[i][0], "start": blocks[i][1],
+                                       "rows": blocks[i][2]} for i in todo],
+                                     override_num_blocks=len(todo))
             ds = ds.map_batches(_RewriteBlocks, batch_size=1, num_cpus=1,
                                 compute=ray.data.ActorPoolStrategy(size=pool),
                                 fn_constructor_args=(OmegaConf.to_yaml(cfg, resolve=True),
-                                                     blocks, work, fns))
+                                                     work, fns))
             for row in ds.take_all():     # one small row per block
                 if row["cpu_s"] >= usage.get(row["pid"], {}).get("cpu_s", -1):
                     usage[row["pid"]] = {k: row[k] for k in ("cpu_s", "peak_rss_mb",
