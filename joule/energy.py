@@ -17,7 +17,9 @@ Where no counter exists, as on our CPU-only machines, CPU energy is estimated, a
   in it).
 - `estimated:tdp` otherwise (CPU-only data stages):
   energy_j = cpu_time_s * watts_per_core, watts_per_core = cpu_tdp_w / cpu_package_cores
-  (`cpu_time_s`: user + system seconds of this process and its waited-for children; the TDP and
+  (`cpu_time_s`: user + system seconds of this process and its waited-for children, plus what
+  worker processes that are not our children report of theirs, `EnergyMeter.add_cpu_time`,
+  e.g. the Ray actors of runner=ray; the TDP and
   core count come from `conf/energy`, or from `CPU_TDP_TABLE` by the CPU model name in
   /proc/cpuinfo, or else `fallback_watts_per_core`). CPU time inflates when the machine is shared
   (threads spin while they wait), so this figure is not stable under load.
@@ -73,7 +75,8 @@ class Measurement:
     time_s: float
     energy_j: float
     energy_source: str          # "estimated:tdp", "measured:nvml+estimated:tdp", ...
-    cpu_time_s: float           # user + system CPU seconds of this process and its waited children
+    cpu_time_s: float           # user + system CPU seconds of this process, its waited children
+    #                             and the workers credited with EnergyMeter.add_cpu_time
     detail: dict = field(default_factory=dict)
     components: dict = field(default_factory=dict)
 
@@ -450,6 +453,8 @@ class _Window:
     gpu_j: dict = field(default_factory=dict)   # per visible GPU index, closed segments (J)
     rapl_j: dict = field(default_factory=dict)  # RAPL zone totals at begin (J)
     rapl_doubts: int = 0            # RaplReader.doubts at begin
+    workers_cpu_s: float = 0.0      # CPU seconds of processes that are not our children
+    workers: list = field(default_factory=list)   # what they were, in words
 
 
 class EnergyMeter:
@@ -502,6 +507,18 @@ class EnergyMeter:
         if self.counters.monitor is not None:
             self.counters.monitor.begin_window(f"{name}#0", sync_execution=_gpu_sync_needed())
         self._open[name] = window
+
+    def add_cpu_time(self, name: str, seconds: float, what: str) -> None:
+        """Credit open window `name` with `seconds` CPU seconds of processes that are neither
+        this one nor its waited-for children (e.g. Ray workers, which the raylet starts), as
+        reported by those processes themselves; `what` says which, for the window's detail.
+        The CPU estimate counts them; a RAPL figure already holds them when they ran on this
+        machine's packages (then they are only listed)."""
+        if name not in self._open:
+            raise ValueError(f"energy window {name!r} is not open")
+        window = self._open[name]
+        window.workers_cpu_s += float(seconds)
+        window.workers.append(f"{what}: {seconds:.2f} CPU s")
 
     def read(self, name: str, flops: float | None = None) -> Measurement:
         """What window `name` has cost so far, leaving it open."""
@@ -569,7 +586,7 @@ class EnergyMeter:
         window = self._open[name]
         if self.counters.monitor is not None:
             self._close_segment(name, window, reopen)
-        cpu_s = process_cpu_time_s() - window.cpu
+        cpu_s = process_cpu_time_s() - window.cpu + window.workers_cpu_s
         elapsed = time.monotonic() - window.wall
         components = {}
         if self.counters.gpu_source:
@@ -589,11 +606,17 @@ class EnergyMeter:
             # With GPU counters the FLOPs ran on the GPU: the CPU's share is not FLOP-bound.
             components["cpu"] = self._estimate(cpu_s, None if self.counters.gpu_source else flops)
         sources = list(dict.fromkeys(c["source"] for c in components.values()))
+        detail = {"counters": list(self.counters.notes)}
+        if window.workers:
+            detail["workers_cpu_time_s"] = window.workers_cpu_s
+            detail["workers"] = list(window.workers)
+            detail["not_counted"] = ("CPU time of processes that did not report it (a Ray "
+                                     "cluster's raylet, GCS and object store, idle workers)")
         return Measurement(
             name=name, time_s=elapsed,
             energy_j=sum(c["energy_j"] for c in components.values()),
             energy_source="+".join(sources), cpu_time_s=cpu_s,
-            detail={"counters": list(self.counters.notes)}, components=components)
+            detail=detail, components=components)
 
     def _close_segment(self, name: str, window: _Window, reopen: bool) -> None:
         monitor = self.counters.monitor

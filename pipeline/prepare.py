@@ -144,6 +144,8 @@ def main(cfg: DictConfig) -> dict:
             if runner_name(cfg) == "ray":
                 from runners.ray_prepare import ray_write_pages
                 counts = ray_write_pages(cfg, source, tmp, write_pages=write_pages, **knobs)
+                stage.add_worker_cpu_time(sum(w["cpu_s"] for w in counts["workers"]),
+                                          f"{len(counts['workers'])} Ray actor process(es)")
             else:
                 counts = write_pages(source, tmp, **knobs,
                                      max_pages=None if max_pages is None else int(max_pages))

@@ -148,14 +148,12 @@ def main(cfg: DictConfig) -> dict:
     data_dir = Path(require(cfg, "data_dir"))
     rw = require(cfg, "rewrite")
     if runner_name(cfg) == "ray":
-        raise JouleError("config key runner: runner=ray runs prepare only so far (its rewrite "
-                         "never finished on this project's 2-core machines); use runner=local")
+        return ray_main(cfg)
     with stage_run(cfg, "rewrite") as stage:
         rewriters = load_rewriters(cfg)
         nlp = load_spacy(rw.spacy_model)
         records: dict[str, list[dict]] = {name: [] for name in rewriters}
         stats: Counter[str] = Counter()
-        words = 0
         t0 = time.perf_counter()
         pairs = parsed_pages(nlp, read_pages(data_dir / "pages"), stats,
                              batch_size=int(rw.batch_size), n_process=int(rw.n_process),
@@ -164,23 +162,7 @@ def main(cfg: DictConfig) -> dict:
                       for f in sorted((data_dir / "pages").glob("*.parquet")))
         # progress on a terminal only (disable=None): logs and DVC's output stay one line a stage
         for page, doc in tqdm(pairs, total=n_pages, desc="rewrite", unit="page", disable=None):
-            stats["pages"] += 1
-            n_words = len(page["text"].split())
-            words += n_words
-            if n_words == 0:
-                stats["pages_empty"] += 1
-            if not any(SentenceIndex.of(doc).ents):
-                stats["pages_without_entities"] += 1
-            if non_latin_share(page["text"]) > MAX_NON_LATIN_SHARE:
-                stats["pages_non_latin"] += 1
-            made = 0
-            for name, rewriter in rewriters.items():
-                before = len(records[name])
-                records[name].extend(rewriter.rewrite(page, doc))
-                if len(records[name]) == before:
-                    rewriter.pages_without_records += 1
-                made += len(records[name]) - before
-            if not made:
+            if not rewrite_page(page, doc, rewriters, records, stats):
                 stats["pages_without_any_record"] += 1
         for name, rewriter in rewriters.items():
             records[name].extend(rewriter.finish())
@@ -192,22 +174,76 @@ def main(cfg: DictConfig) -> dict:
             for name, rows in records.items():
                 (out / name).mkdir()
                 write_table(out / name / "part-00000.parquet", rows, schema=record_schema(name))
+        report(stage, cfg, stats, loop_s, {name: len(rows) for name, rows in records.items()},
+               {name: dict(r.drops) for name, r in rewriters.items()},
+               {name: r.pages_without_records for name, r in rewriters.items()},
+               n_process=int(rw.n_process))
+        return dict(stage.metrics)
 
-        stage.metrics.update(
-            pages=stats.pop("pages"), words=words,
-            parse_and_rewrite_s=round(loop_s, 3),
-            words_per_s=round(words / loop_s, 1) if loop_s > 0 else 0.0,
-            records={name: len(rows) for name, rows in records.items()},
-            drops={name: dict(sorted(r.drops.items())) for name, r in rewriters.items()},
-            pages_without_records={name: r.pages_without_records
-                                   for name, r in rewriters.items()},
-            spacy_model=rw.spacy_model, n_process=int(rw.n_process),
-            **{k: stats[k] for k in ("pages_empty", "pages_without_entities", "pages_non_latin",
-                                     "pages_parsed_in_pieces", "pages_without_any_record")})
-        stage.summary.update(wrote=data_dir / "records", pages=stage.metrics["pages"],
-                             records=sum(len(rows) for rows in records.values()),
-                             formats=len(records),
-                             words_per_s=stage.metrics["words_per_s"])
+
+def rewrite_page(page: dict, doc, rewriters: dict[str, Rewriter], out: dict[str, list],
+                 stats: Counter) -> int:
+    """Run `rewriters` on one parsed page (records appended to `out[name]`, in order) and count
+    the page into `stats` (pages, words, pages_empty, _without_entities, _non_latin); a
+    rewriter that made nothing counts the page in its `pages_without_records`. Returns the
+    number of records made. Shared by runner=local and the Ray actors."""
+    stats["pages"] += 1
+    n_words = len(page["text"].split())
+    stats["words"] += n_words
+    if n_words == 0:
+        stats["pages_empty"] += 1
+    if not any(SentenceIndex.of(doc).ents):
+        stats["pages_without_entities"] += 1
+    if non_latin_share(page["text"]) > MAX_NON_LATIN_SHARE:
+        stats["pages_non_latin"] += 1
+    made = 0
+    for name, rewriter in rewriters.items():
+        before = len(out[name])
+        out[name].extend(rewriter.rewrite(page, doc))
+        if len(out[name]) == before:
+            rewriter.pages_without_records += 1
+        made += len(out[name]) - before
+    return made
+
+
+def report(stage, cfg: DictConfig, stats: Counter, loop_s: float, records: dict[str, int],
+           drops: dict[str, dict], without: dict[str, int], n_process: int) -> None:
+    """The stage's metrics and summary line, the same keys for every runner."""
+    words = stats["words"]
+    stage.metrics.update(
+        pages=stats["pages"], words=words,
+        parse_and_rewrite_s=round(loop_s, 3),
+        words_per_s=round(words / loop_s, 1) if loop_s > 0 else 0.0,
+        records=dict(records),
+        drops={name: dict(sorted(d.items())) for name, d in drops.items()},
+        pages_without_records=dict(without),
+        spacy_model=cfg.rewrite.spacy_model, n_process=n_process,
+        **{k: stats[k] for k in ("pages_empty", "pages_without_entities", "pages_non_latin",
+                                 "pages_parsed_in_pieces", "pages_without_any_record")})
+    stage.summary.update(wrote=Path(cfg.data_dir) / "records", pages=stats["pages"],
+                         records=sum(records.values()), formats=len(records),
+                         words_per_s=stage.metrics["words_per_s"])
+
+
+def ray_main(cfg: DictConfig) -> dict:
+    """`runner=ray`: the same records and metrics keys, made by `runners.ray_rewrite`."""
+    from pipeline.stage import stage_run
+    from runners.ray_rewrite import ray_rewrite
+
+    data_dir = Path(require(cfg, "data_dir"))
+    require(cfg, "rewrite")
+    with stage_run(cfg, "rewrite") as stage:
+        load_rewriters(cfg)    # config errors here, before a cluster starts
+        t0 = time.perf_counter()
+        with atomic_dir(data_dir / "records") as out:
+            done = ray_rewrite(cfg, data_dir / "pages", out, stage, load_spacy=load_spacy,
+                               load_rewriters=load_rewriters, parsed_pages=parsed_pages,
+                               rewrite_page=rewrite_page, record_schema=record_schema)
+            if not done.stats["pages"]:
+                raise JouleError(f"no pages in {data_dir / 'pages'}")
+        report(stage, cfg, done.stats, time.perf_counter() - t0, done.records, done.drops,
+               done.pages_without_records, n_process=1)
+        stage.metrics.update(done.extra)
         return dict(stage.metrics)
 
 

@@ -1,7 +1,12 @@
 """Stage `rewrite_llm`: pages -> records made by a language model, one table per style.
 
 `python -m pipeline.rewrite_llm [rewrite_llm.max_pages=20] [rewrite_llm/backend=openai
-rewrite_llm.backend.base_url=http://127.0.0.1:8000/v1 rewrite_llm.backend.model=<name>]`
+rewrite_llm.backend.base_url=http://127.0.0.1:8000/v1 rewrite_llm.backend.model=<name>]
+[runner=ray runner.llm_actors=8]`
+
+With `runner=ray` (openai backend only) the requests are sent from `runner.llm_actors` Ray
+actors, one in flight each (`runners/ray_llm.py`); caching, order and grounding stay here, so
+the records are the same.
 
 Reads `<data_dir>/pages`, rewrites the first `max_pages` pages in every style of
 `rewrite_llm.styles` (rewriters/llm/), and writes `<data_dir>/<out_dir>/<style>/part-00000.parquet`
@@ -36,6 +41,7 @@ from rewriters.llm.cache import RequestCache
 from rewriters.llm.energy import token_estimate
 from rewriters.llm.rewrite import LLMRewrite
 from rewriters.llm.styles import style_from_config
+from runners import runner_name
 
 
 def build_backend(cfg: DictConfig) -> Backend:
@@ -63,9 +69,17 @@ def main(cfg: DictConfig) -> dict:
     styles = [style_from_config(name, dict(c)) for name, c in styles_cfg.items()]
     if not styles:
         raise JouleError("config key rewrite_llm.styles lists no styles")
+    if runner_name(cfg) == "ray":
+        from runners.ray_llm import check_remote
+
+        check_remote(require(cfg, "rewrite_llm.backend"))
     meter = meter_from_config(cfg.energy)
     with meter.window("rewrite_llm") as window:
         backend = build_backend(cfg)
+        if runner_name(cfg) == "ray":    # the same requests, sent from Ray actors
+            from runners.ray_llm import RayBackend
+
+            backend = RayBackend(backend, cfg.rewrite_llm.backend, cfg)
         if backend.remote:   # fail before any request when the energy figures are missing
             token_estimate(0, 1, backend.energy)
         cache = RequestCache(Path(rl.cache_dir) / "cache.sqlite")
@@ -80,6 +94,9 @@ def main(cfg: DictConfig) -> dict:
             if rl.max_pages is not None:
                 pages = itertools.islice(pages, int(rl.max_pages))
             result = rewrite.run(pages)
+            if hasattr(backend, "workers_cpu_s"):   # Ray actors are not this process's children
+                meter.add_cpu_time("rewrite_llm", backend.workers_cpu_s(),
+                                   f"{backend.actors} Ray request actor(s)")
         finally:
             cache.close()
             backend.close()

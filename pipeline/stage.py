@@ -22,6 +22,12 @@ class StageRun:
     meter: EnergyMeter
     metrics: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    name: str = ""
+
+    def add_worker_cpu_time(self, seconds: float, what: str) -> None:
+        """Count CPU seconds of worker processes that are not this process's children (Ray
+        actors) in the stage's energy window (`EnergyMeter.add_cpu_time`)."""
+        self.meter.add_cpu_time(self.name, seconds, what)
 
 
 def summary_line(name: str, summary: dict, metrics_path: Path, time_s: float, energy_j: float,
@@ -55,7 +61,7 @@ def stage_run(cfg: DictConfig, name: str, metrics_file: str | None = None) -> It
     stage's outputs (built with `joule.io.atomic_dir`) are not moved into place.
     """
     meter = meter_from_config(cfg.energy)
-    run = StageRun(meter)
+    run = StageRun(meter, name=name)
     with meter.window(name) as window:
         yield run
         # FLOPs the body counted (train: flops, evaluate: inference_flops): estimated:flops

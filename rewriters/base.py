@@ -19,6 +19,10 @@ class Rewriter:
 
     name: str = ""
     version: int = 1
+    # True when a page's records depend on earlier pages (state kept between pages): such a
+    # rewriter splits `rewrite` into `analyse` (the page alone) and `emit` (in page order), so a
+    # runner can analyse pages anywhere and emit them in one ordered pass.
+    corpus_wide: bool = False
 
     def __init__(self, seed: int = 0):
         self.seed = seed
@@ -34,6 +38,16 @@ class Rewriter:
         """Records made from one page. `page` has id, title, text, sections; `doc` is spaCy's
         parse of `page["text"]` (character offsets of `doc` index into it)."""
         raise NotImplementedError
+
+    def analyse(self, page: dict, doc) -> object:
+        """What `emit` needs of one page, from the page alone: a picklable value (no spaCy
+        objects). Default: the page's records (a per-page rewriter's `emit` just yields them)."""
+        return list(self.rewrite(page, doc))
+
+    def emit(self, page: dict, analysis) -> Iterator[dict]:
+        """The page's records from `analyse`'s value; called in page order. `page` needs only
+        id and title. A corpus-wide rewriter's `rewrite` must equal `emit(page, analyse(...))`."""
+        return iter(analysis)
 
     def finish(self) -> Iterator[dict]:
         """Records that could only be made once every page was seen (default: none)."""

@@ -56,6 +56,7 @@ class MultipleChoice(Rewriter):
 
     name = "multiple_choice"
     version = 1
+    corpus_wide = True    # the distractor pool, pending blanks and answer positions
 
     def __init__(self, seed: int = 0, max_per_page: int = 5, min_words: int = 6,
                  max_words: int = 40, max_answer_words: int = 5, pool_size: int = 200,
@@ -108,7 +109,9 @@ class MultipleChoice(Rewriter):
                                        "options": options, "answer_index": i,
                                        "answer": blank.answer}, meta)
 
-    def rewrite(self, page: dict, doc) -> Iterator[dict]:
+    def analyse(self, page: dict, doc) -> tuple:
+        """(chosen blanks, the page's entities by kind, the page's rng): the per-page part,
+        which needs no other page; `emit` does the rest in page order."""
         rng = page_rng(self.seed, self.name, page["id"])
         page_ents: dict[tuple[str, str], OrderedDict[str, None]] = defaultdict(OrderedDict)
         for ent in doc.ents:
@@ -119,6 +122,12 @@ class MultipleChoice(Rewriter):
         if len(chosen) > self.max_per_page:
             self.drops["page_limit"] += len(chosen) - self.max_per_page
             chosen = sorted(rng.sample(chosen, self.max_per_page), key=lambda b: b.start)
+        return chosen, dict(page_ents), rng
+
+    def emit(self, page: dict, analysis: tuple) -> Iterator[dict]:
+        """Records of one analysed page: distractors from the page, then from the pool of
+        earlier pages (so pages must come in order); the page's entities then join the pool."""
+        chosen, page_ents, rng = analysis
         stub = {"id": page["id"], "title": page["title"]}
         for blank in chosen:
             distractors = self._distractors(blank, page_ents, rng)
@@ -136,6 +145,9 @@ class MultipleChoice(Rewriter):
                 pool[text] = None
             while len(pool) > self.pool_size:
                 pool.popitem(last=False)
+
+    def rewrite(self, page: dict, doc) -> Iterator[dict]:
+        return self.emit(page, self.analyse(page, doc))
 
     def finish(self) -> Iterator[dict]:
         pending, self._pending = self._pending, []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import runpy
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,3 +62,21 @@ def cluster(runner: DictConfig) -> Iterator[object]:
     finally:
         if started:
             ray.shutdown()
+
+
+def check_cpus(ray, actors: int, key: str) -> None:
+    """Refuse an actor pool of `actors` one-CPU actors that the cluster cannot hold at once:
+    Ray Data would wait for them forever (the hang of an actor pool whose size cannot be
+    scheduled)."""
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if actors > cpus:
+        raise JouleError(f"{key}={actors} needs {actors} CPUs, the Ray cluster has {cpus:g}: "
+                         f"lower {key} or give the cluster more CPUs (runner.num_cpus)")
+
+
+def worker_usage() -> dict:
+    """This process's pid, CPU seconds (user + system) and peak RSS (MB) so far
+    (`getrusage(RUSAGE_SELF)`): what a Ray actor reports of itself with its results."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"pid": os.getpid(), "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024}

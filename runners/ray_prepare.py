@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from joule.errors import JouleError
 from joule.io import atomic_dir, read_json, write_json
 from runners import positive
-from runners.cluster import cluster
+from runners.cluster import check_cpus, cluster, worker_usage
 from wiki.sources import Source
 
 WORK_DIR = ".pages.ray-work"
@@ -66,14 +66,17 @@ class _PreparePart:
                 counts = self.write_pages(src, tmp, max_pages=None, **self.knobs)
                 write_json(tmp / "counts.json", counts)
             out.append(json.dumps(counts))
-        return {"part": batch["part"], "counts": out}
+        usage = worker_usage()   # CPU s and peak RSS of this actor so far (energy, benchmark)
+        return {"part": batch["part"], "counts": out,
+                **{k: [v] * len(out) for k, v in usage.items()}}
 
 
 def ray_write_pages(cfg: DictConfig, source: Source, out_dir: Path, *, write_pages: Callable,
                     min_words: int, keep_lists: bool, pages_per_shard: int) -> dict:
     """Clean `source` into `out_dir` on Ray; returns the summed counts of `write_pages` plus
-    `ranges` and `ranges_resumed`. `write_pages(source, dir, *, min_words, max_pages,
-    keep_lists, pages_per_shard) -> counts` is the stage's own (local) implementation."""
+    `ranges`, `ranges_resumed` and `workers` (each actor's CPU s and peak RSS MB).
+    `write_pages(source, dir, *, min_words, max_pages, keep_lists, pages_per_shard) -> counts`
+    is the stage's own (local) implementation."""
     if cfg.corpus.get("max_pages") is not None:
         raise JouleError("corpus.max_pages needs the pages in source order, one at a time: "
                          "use runner=local with it (runner=ray reads ranges in parallel)")
@@ -85,12 +88,17 @@ def ray_write_pages(cfg: DictConfig, source: Source, out_dir: Path, *, write_pag
                      _fingerprint(source, knobs | {"streams_per_range": streams}, len(parts)))
     todo = [i for i in range(len(parts)) if not (work / f"part-{i:05d}" / "counts.json").exists()]
     runner = OmegaConf.create(OmegaConf.to_container(cfg.runner))
+    usage: dict[int, dict] = {}
     if todo:
         with cluster(runner) as ray:
+            check_cpus(ray, min(tasks, len(todo)), "runner.prepare_tasks")  # else it waits
             ds = ray.data.from_items([{"part": i} for i in todo], override_num_blocks=len(todo))
-            ds.map_batches(_PreparePart, batch_size=1, concurrency=min(tasks, len(todo)),
-                           num_cpus=1, fn_constructor_args=(parts, source, work, write_pages,
-                                                            knobs)).materialize()
+            pool = ray.data.ActorPoolStrategy(size=min(tasks, len(todo)))
+            ds = ds.map_batches(_PreparePart, batch_size=1, compute=pool, num_cpus=1,
+                                fn_constructor_args=(parts, source, work, write_pages, knobs))
+            for row in ds.take_all():       # one small row per range
+                if row["cpu_s"] >= usage.get(row["pid"], {}).get("cpu_s", -1):
+                    usage[row["pid"]] = {"cpu_s": row["cpu_s"], "peak_rss_mb": row["peak_rss_mb"]}
     totals: dict = {}
     for i in range(len(parts)):
         part_dir = work / f"part-{i:05d}"
@@ -101,7 +109,9 @@ def ray_write_pages(cfg: DictConfig, source: Source, out_dir: Path, *, write_pag
     top = totals.get("unrendered_templates_top")
     if top:   # each range kept its own top names: the sum is re-ranked (an approximate top)
         totals["unrendered_templates_top"] = dict(Counter(top).most_common(20))  # as prepare
-    return {**totals, "ranges": len(parts), "ranges_resumed": len(parts) - len(todo)}
+    return {**totals, "ranges": len(parts), "ranges_resumed": len(parts) - len(todo),
+            "workers": [{"cpu_s": round(u["cpu_s"], 3), "peak_rss_mb": round(u["peak_rss_mb"], 1)}
+                        for _, u in sorted(usage.items())]}
 
 
 def add_counts(a: dict, b: dict) -> dict:

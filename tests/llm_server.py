@@ -35,6 +35,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):   # noqa: N802 (http.server's name)
         srv = self.server
+        with srv.lock:
+            srv.in_flight += 1
+            srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
+        try:
+            self._answer(srv)
+        finally:
+            with srv.lock:
+                srv.in_flight -= 1
+
+    def _answer(self, srv):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with srv.lock:
             srv.requests += 1
@@ -76,11 +86,16 @@ class FakeServer:
         self.httpd.mode, self.httpd.fail_first, self.httpd.delay_s = mode, fail_first, delay_s
         self.httpd.fail_after = fail_after   # every request after this many fails (a dying server)
         self.httpd.requests, self.httpd.lock = 0, threading.Lock()
+        self.httpd.in_flight = self.httpd.max_in_flight = 0   # requests being answered at once
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
     @property
     def requests(self) -> int:
         return self.httpd.requests
+
+    @property
+    def max_in_flight(self) -> int:
+        return self.httpd.max_in_flight
 
     def __enter__(self):
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

@@ -414,3 +414,18 @@ def test_unreadable_rapl_range_is_said_not_used(tmp_path):
     counters = energy.probe_counters(tmp_path, 100.0, poll=False)
     assert counters.rapl is None and counters.cpu_source is None
     assert any("max_energy_range_uj is 0" in n for n in counters.notes)
+
+
+def test_worker_cpu_time_is_counted_in_the_estimate_and_labelled():
+    """CPU seconds reported by processes that are not our children (Ray actors) go into the
+    window's CPU time and estimate, and the detail says what was and was not counted."""
+    meter = EnergyMeter(CpuPower(2.0, "t"))
+    meter.begin("stage")
+    meter.add_cpu_time("stage", 10.0, "2 Ray actor process(es)")
+    m = meter.end("stage")
+    assert 10.0 <= m.cpu_time_s < 11.0 and m.energy_j == pytest.approx(2.0 * m.cpu_time_s)
+    assert m.detail["workers_cpu_time_s"] == 10.0
+    assert m.detail["workers"] == ["2 Ray actor process(es): 10.00 CPU s"]
+    assert "raylet" in m.detail["not_counted"]
+    with pytest.raises(ValueError, match="not open"):
+        meter.add_cpu_time("stage", 1.0, "late")

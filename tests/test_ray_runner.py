@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import shutil
 
 import pytest
 
 from joule.config import compose
 from joule.errors import JouleError
-from joule.io import read_table
+from joule.io import read_json, read_table
 from tests.test_multistream import write_multistream
 from wiki.sources import open_source
 
@@ -66,6 +67,11 @@ def test_prepare_same_pages_in_the_same_order(tmp_path, sample_dump, ray_cluster
     assert ray["ranges"] == 4 and ray["ranges_resumed"] == 0 and local["pages_kept"] >= 8
     assert read_table(tmp_path / "ray" / "pages").equals(read_table(tmp_path / "local" / "pages"))
     assert not (tmp_path / "ray" / ".pages.ray-work").exists()
+    # the actors' CPU time is in the stage's energy window (they are not the driver's children)
+    energy = read_json(tmp_path / "ray" / "m" / "prepare.json")["energy"]
+    workers_cpu = sum(w["cpu_s"] for w in ray["workers"])
+    assert 1 <= len(ray["workers"]) <= 2 and workers_cpu > 0
+    assert energy["detail"]["workers_cpu_time_s"] == pytest.approx(workers_cpu, abs=0.01)
 
 
 def test_prepare_resumes_at_range_granularity(tmp_path, sample_dump, ray_cluster):
@@ -97,9 +103,115 @@ def test_prepare_refuses_max_pages(tmp_path, sample_dump):
         prepare(tmp_path, "ray", sample_dump, "runner=ray", "corpus.max_pages=3")
 
 
-def test_rewrite_refuses_the_ray_runner(tmp_path):
+REWRITE_KEYS = ("pages", "words", "records", "drops", "pages_without_records", "pages_empty",
+                "pages_without_entities", "pages_non_latin", "pages_parsed_in_pieces",
+                "pages_without_any_record")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_rewrite_same_records(tmp_path, sample_dump, ray_cluster):
+    """Every default format on 5 pages; blocks of 2 pages over 2 actors, so pages cross actors
+    and the driver's multiple_choice must still see them in page order. Then a resume: a run
+    whose work dir holds finished blocks redoes only the others and writes the same."""
     from pipeline.rewrite import main
 
-    with pytest.raises(JouleError, match="runner=ray runs prepare only"):
-        main(cfg(tmp_path, "ray", "runner=ray"))
+    prepare(tmp_path, "local", sample_dump, "corpus.max_pages=5")   # 3 shards of <= 2 pages
+    shutil.copytree(tmp_path / "local" / "pages", tmp_path / "ray" / "pages")
+    local = main(cfg(tmp_path, "local"))
+    ray_args = ("runner=ray", "runner.pages_per_block=2", "runner.rewrite_actors=2")
+    ray = main(cfg(tmp_path, "ray", *ray_args))
+    for key in REWRITE_KEYS:
+        assert ray[key] == local[key], key
+    assert sum(local["records"].values()) > 20 and local["records"]["multiple_choice"] > 0
+    assert ray["blocks"] == 3 and ray["blocks_resumed"] == 0
+    assert 1 <= len(ray["workers"]) <= 2 and sum(w["pages"] for w in ray["workers"]) == 5
+    assert all(w["cpu_s"] > 0 and w["peak_rss_mb"] > 50 for w in ray["workers"])
+    energy = read_json(tmp_path / "ray" / "m" / "rewrite.json")["energy"]
+    workers_cpu = sum(w["cpu_s"] for w in ray["workers"])
+    assert energy["detail"]["workers_cpu_time_s"] == pytest.approx(workers_cpu, abs=0.01)
+    assert energy["cpu_time_s"] > workers_cpu              # the driver's own on top
+    for name in local["records"]:
+        a = read_table(tmp_path / "local" / "records" / name)
+        b = read_table(tmp_path / "ray" / "records" / name)
+        assert b.equals(a), name                       # same rows, same order
+    assert not (tmp_path / "ray" / ".records.ray-work").exists()
+
+    # resume: a killed run left blocks 0 and 2 finished
+    from runners import ray_rewrite
+
+    real = ray_rewrite._assemble
+    shutil.copytree(tmp_path / "local" / "pages", tmp_path / "again" / "pages")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+    ray_rewrite._assemble = killed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            main(cfg(tmp_path, "again", *ray_args))
+    finally:
+        ray_rewrite._assemble = real
+    shutil.rmtree(tmp_path / "again" / ".records.ray-work" / "block-00001")
+    assert not (tmp_path / "again" / "records").exists()
+    again = main(cfg(tmp_path, "again", *ray_args))
+    assert again["blocks_resumed"] == 2 and sum(w["pages"] for w in again["workers"]) == 2
+    for key in REWRITE_KEYS:
+        assert again[key] == local[key], key
+    for name in local["records"]:
+        assert read_table(tmp_path / "again" / "records" / name).equals(
+            read_table(tmp_path / "local" / "records" / name)), name
+
+
+def test_rewrite_refuses_more_actors_than_cpus(tmp_path, ray_cluster):
+    from pipeline.rewrite import main
+
+    (tmp_path / "ray" / "pages").mkdir(parents=True)
+    from joule.io import write_table
+    from pipeline.prepare import PAGES_SCHEMA
+
+    write_table(tmp_path / "ray" / "pages" / "part-00000.parquet",
+                [{"id": str(i), "title": "t", "text": "x", "sections": []} for i in range(4)],
+                schema=PAGES_SCHEMA)
+    with pytest.raises(JouleError, match="rewrite_actors=3 needs 3 CPUs"):
+        main(cfg(tmp_path, "ray", "runner=ray", "runner.rewrite_actors=3",
+                 "runner.pages_per_block=1"))
     assert not (tmp_path / "ray" / "records").exists()
+
+
+@pytest.mark.timeout(120)
+def test_rewrite_llm_requests_from_ray_actors(tmp_path, ray_cluster):
+    """The openai backend's requests go out from 2 Ray actors (never more than 2 at the server
+    at once, though the backend's own setting is 4 threads); same records as runner=local."""
+    from pipeline.rewrite_llm import main
+    from tests.llm_server import FakeServer
+    from tests.rewrite_fixtures import good_pages, write_pages
+
+    runs = {}
+    for name, extra in (("local", ()), ("ray", ("runner=ray", "runner.llm_actors=2"))):
+        write_pages(tmp_path / name, good_pages())
+        with FakeServer(mode="slow", delay_s=0.2) as srv:
+            m = main(cfg(tmp_path, name, "rewrite_llm/backend=openai",
+                         f"rewrite_llm.backend.base_url={srv.url}", "rewrite_llm.backend.model=f",
+                         "rewrite_llm.backend.concurrency=4", "rewrite_llm.min_passage_chars=50",
+                         "rewrite_llm.max_pages=2", *extra))
+            runs[name] = (m, srv.requests, srv.max_in_flight)
+    (local, n_local, peak_local), (ray, n_ray, peak_ray) = runs["local"], runs["ray"]
+    assert n_ray == n_local == ray["requests_sent"] == 8 and peak_local > 2
+    assert 1 <= peak_ray <= 2
+    assert ray["records"] == local["records"] and ray["drops"] == local["drops"]
+    assert sum(ray["records"].values()) > 0
+    for style in local["records"]:
+        assert read_table(tmp_path / "ray" / "records_llm" / style).equals(
+            read_table(tmp_path / "local" / "records_llm" / style)), style
+    assert ray["energy_local"]["detail"]["workers_cpu_time_s"] > 0
+
+
+def test_rewrite_llm_on_ray_refuses_the_in_process_backend(tmp_path):
+    from pipeline.rewrite_llm import main
+    from tests.rewrite_fixtures import good_pages, write_pages
+
+    write_pages(tmp_path / "ray", good_pages())
+    with pytest.raises(JouleError, match="backend=openai"):
+        main(cfg(tmp_path, "ray", "runner=ray"))
+    assert not (tmp_path / "ray" / "records_llm").exists()
