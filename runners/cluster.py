@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import runpy
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from joule.errors import JouleError
+from joule.io import read_json, write_json
 
 ENV_DIR = Path(__file__).parent / "_ray_env"
 REPO = Path(__file__).resolve().parent.parent
@@ -80,3 +82,15 @@ def worker_usage() -> dict:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"pid": os.getpid(), "cpu_s": usage.ru_utime + usage.ru_stime,
             "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def work_dir(root: Path, fingerprint: str) -> Path:
+    """The resume folder `root`: kept when it was made for `fingerprint` (the same inputs and
+    knobs), emptied otherwise, so a run resumes only from its own finished parts."""
+    stamp = root / "fingerprint.json"
+    if root.exists() and (not stamp.exists() or read_json(stamp).get("sha256") != fingerprint):
+        shutil.rmtree(root)
+    if not root.exists():
+        root.mkdir(parents=True)
+        write_json(stamp, {"sha256": fingerprint})
+    return root

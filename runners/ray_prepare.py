@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from joule.errors import JouleError
 from joule.io import atomic_dir, read_json, write_json
 from runners import positive
-from runners.cluster import check_cpus, cluster, worker_usage
+from runners.cluster import check_cpus, cluster, work_dir, worker_usage
 from wiki.sources import Source
 
 WORK_DIR = ".pages.ray-work"
@@ -32,17 +32,6 @@ def _fingerprint(source: Source, knobs: dict, n_parts: int) -> str:
     blob = json.dumps({"source": source.description, "knobs": knobs, "parts": n_parts},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _work_dir(root: Path, fingerprint: str) -> Path:
-    """`root` kept when it was made for `fingerprint`, emptied otherwise."""
-    stamp = root / "fingerprint.json"
-    if root.exists() and (not stamp.exists() or read_json(stamp).get("sha256") != fingerprint):
-        shutil.rmtree(root)
-    if not root.exists():
-        root.mkdir(parents=True)
-        write_json(stamp, {"sha256": fingerprint})
-    return root
 
 
 class _PreparePart:
@@ -84,7 +73,7 @@ def ray_write_pages(cfg: DictConfig, source: Source, out_dir: Path, *, write_pag
     streams = positive(cfg, "streams_per_range")
     parts = source.ranges(streams) if source.ranges is not None else [None]
     knobs = {"min_words": min_words, "keep_lists": keep_lists, "pages_per_shard": pages_per_shard}
-    work = _work_dir(Path(cfg.data_dir) / WORK_DIR,
+    work = work_dir(Path(cfg.data_dir) / WORK_DIR,
                      _fingerprint(source, knobs | {"streams_per_range": streams}, len(parts)))
     todo = [i for i in range(len(parts)) if not (work / f"part-{i:05d}" / "counts.json").exists()]
     runner = OmegaConf.create(OmegaConf.to_container(cfg.runner))

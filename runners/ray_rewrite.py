@@ -35,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from joule.errors import JouleError
 from joule.io import atomic_dir, read_json, write_json, write_table
 from runners import positive
-from runners.cluster import check_cpus, cluster, worker_usage
+from runners.cluster import check_cpus, cluster, work_dir, worker_usage
 
 WORK_DIR = ".records.ray-work"
 PAGE_COLUMNS = ["id", "title", "text", "sections"]
@@ -144,17 +144,6 @@ def _fingerprint(cfg: DictConfig, blocks: list) -> str:
     return hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _work_dir(root: Path, fingerprint: str) -> Path:
-    """`root` kept when it was made for `fingerprint`, emptied otherwise."""
-    stamp = root / "fingerprint.json"
-    if root.exists() and (not stamp.exists() or read_json(stamp).get("sha256") != fingerprint):
-        shutil.rmtree(root)
-    if not root.exists():
-        root.mkdir(parents=True)
-        write_json(stamp, {"sha256": fingerprint})
-    return root
-
-
 def ray_rewrite(cfg: DictConfig, pages_dir: Path, out: Path, stage, *,
                 load_spacy: Callable, load_rewriters: Callable, parsed_pages: Callable,
                 rewrite_page: Callable, record_schema: Callable) -> RayRewrite:
@@ -165,7 +154,7 @@ def ray_rewrite(cfg: DictConfig, pages_dir: Path, out: Path, stage, *,
     energy estimate covers them. Raises JouleError on an empty pages dir or too few CPUs."""
     actors = positive(cfg, "rewrite_actors")
     blocks = plan_blocks(pages_dir, positive(cfg, "pages_per_block"))
-    work = _work_dir(Path(cfg.data_dir) / WORK_DIR, _fingerprint(cfg, blocks))
+    work = work_dir(Path(cfg.data_dir) / WORK_DIR, _fingerprint(cfg, blocks))
     todo = [i for i in range(len(blocks)) if not (work / f"block-{i:05d}" / "counts.json").exists()]
     usage: dict[int, dict] = {}
     if todo:
