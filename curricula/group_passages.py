@@ -1,9 +1,9 @@
 """Group the extractive questions of one passage into one record, read once and asked turn by turn.
 
-An extractive-QA record spends most of its tokens on the passage (~150 of ~170 tokens) and takes
-the loss on a few answer tokens. Several questions about the same passage as one conversation
-(Nemotron-CC's "diverse QA pairs": the passage kept with its pairs) cost the passage once, so the
-same token budget carries several times as many answers (`joule.formats.chat_turns`).
+An extractive-QA record spends most of its tokens on the passage and takes the loss on a few
+answer tokens. Several questions about the same passage as one conversation (Nemotron-CC's
+"diverse QA pairs": the passage kept with its pairs) cost the passage once, so the same token
+budget carries more answers, as many more as passages have questions (`joule.formats.chat_turns`).
 """
 
 from __future__ import annotations
