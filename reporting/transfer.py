@@ -7,7 +7,8 @@ that spread from our own predictions: per-article F1, a cluster bootstrap over a
 95% range of the difference between our mean and the mean over `k` fresh articles drawn from the
 same population (resampled articles stand in for the population).
 
-`python -m reporting.transfer data/predictions/curated/ckpt-100.jsonl [--eval FILE] [--k 22]`
+`python -m reporting.transfer data/predictions/curated/ckpt-100.jsonl [--k 22] [eval.path=FILE]`
+(the questions' articles come from the `eval` config's file, read by `joule.evalset`).
 """
 
 from __future__ import annotations
@@ -22,14 +23,9 @@ from pathlib import Path
 from joule.errors import JouleError
 
 
-def article_of(eval_path: Path) -> dict[str, str]:
-    """Question id -> article title of a SQuAD-format file. Raises JouleError when unreadable."""
-    try:
-        data = json.loads(Path(eval_path).read_text())["data"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise JouleError(f"{eval_path}: not a readable SQuAD file ({exc})") from exc
-    return {qa["id"]: article["title"] for article in data
-            for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
+def article_of(rows: list[dict]) -> dict[str, str]:
+    """Question id -> article title, from `joule.evalset.load_eval_set` rows."""
+    return {r["id"]: r["title"] for r in rows}
 
 
 def per_article_f1(predictions: list[dict], articles: dict[str, str]) -> dict[str, list[float]]:
@@ -67,14 +63,18 @@ def transfer_spread(by_article: dict[str, list[float]], k: int, samples: int = 2
 
 
 def main(argv: list[str] | None = None) -> None:
+    from joule.config import compose
+    from joule.evalset import load_eval_set
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("predictions", type=Path, help="a predictions .jsonl of the evaluate stage")
-    parser.add_argument("--eval", type=Path, default=Path("../shared/data/xquad/xquad.en.dev.json"))
     parser.add_argument("--k", type=int, default=22, help="articles in the other set")
-    args = parser.parse_args(argv)
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. eval.path=FILE")
+    args = parser.parse_intermixed_args(argv)
     try:
+        questions = load_eval_set(compose(args.overrides).eval, sample=False)
         rows = [json.loads(line) for line in args.predictions.read_text().splitlines() if line]
-        result = transfer_spread(per_article_f1(rows, article_of(args.eval)), args.k)
+        result = transfer_spread(per_article_f1(rows, article_of(questions)), args.k)
     except (OSError, JouleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

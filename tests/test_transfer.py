@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from joule.errors import JouleError
 from reporting.transfer import article_of, main, per_article_f1, transfer_spread
@@ -33,8 +34,10 @@ def test_equal_articles_give_no_spread_and_unequal_ones_do():
 
 
 def test_predictions_are_grouped_by_article_and_unknown_ids_refused(tmp_path):
+    from joule.evalset import load_eval_set
+
     path = squad(tmp_path / "e.json", {"A": ["1", "2"], "B": ["3"]})
-    articles = article_of(path)
+    articles = article_of(load_eval_set(OmegaConf.create({"path": str(path)}), sample=False))
     preds = [{"id": "1", "f1": 1.0}, {"id": "2", "f1": 0.5}, {"id": "3", "f1": 0.0}]
     assert per_article_f1(preds, articles) == {"A": [100.0, 50.0], "B": [0.0]}
     with pytest.raises(JouleError, match="'9'"):
@@ -47,8 +50,8 @@ def test_cli_prints_one_line_and_errors_in_one_line(tmp_path, capsys):
     path = squad(tmp_path / "e.json", {"A": ["1"], "B": ["2"]})
     preds = tmp_path / "p.jsonl"
     preds.write_text('{"id": "1", "f1": 1.0}\n{"id": "2", "f1": 0.0}\n')
-    main([str(preds), "--eval", str(path), "--k", "2"])
+    main([str(preds), "--k", "2", f"eval.path={path}"])
     assert "F1 50.0 on 2 questions of 2 articles" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main([str(preds), "--eval", str(tmp_path / "missing.json")])
+        main([str(preds), f"eval.path={tmp_path / 'missing.json'}", "eval.hf_dataset=null"])
     assert capsys.readouterr().err.startswith("error: ")
