@@ -94,9 +94,9 @@ def main(cfg: DictConfig) -> dict:
             if rl.max_pages is not None:
                 pages = itertools.islice(pages, int(rl.max_pages))
             result = rewrite.run(pages)
-            if hasattr(backend, "workers_cpu_s"):   # Ray actors are not this process's children
-                meter.add_cpu_time("rewrite_llm", backend.workers_cpu_s(),
-                                   f"{backend.actors} Ray request actor(s)")
+            cpu_s, who = backend.outside_cpu()   # e.g. Ray actors: not this process's children
+            if cpu_s:
+                meter.add_cpu_time("rewrite_llm", cpu_s, who)
         finally:
             cache.close()
             backend.close()

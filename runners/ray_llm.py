@@ -78,9 +78,10 @@ class RayBackend(Backend):
                 raise JouleError(str(cause)) from exc
             raise
 
-    def workers_cpu_s(self) -> float:
+    def outside_cpu(self) -> tuple[float, str]:
         """CPU seconds the actors have used so far (each reports its own `getrusage`)."""
-        return sum(u["cpu_s"] for u in self.ray.get([a.usage.remote() for a in self._actors]))
+        usage = self.ray.get([a.usage.remote() for a in self._actors])
+        return sum(u["cpu_s"] for u in usage), f"{self.actors} Ray request actor(s)"
 
     def close(self) -> None:
         try:

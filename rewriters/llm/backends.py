@@ -44,6 +44,11 @@ class Backend:
     def generate(self, requests: list[tuple[list[dict], dict]]) -> list[Answer]:
         raise NotImplementedError
 
+    def outside_cpu(self) -> tuple[float, str]:
+        """(CPU seconds, who) spent for this backend in processes that are not this one's
+        children (e.g. Ray actors), for the stage's energy window; (0.0, "") by default."""
+        return 0.0, ""
+
     def close(self) -> None:
         pass
 
