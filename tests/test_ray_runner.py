@@ -110,7 +110,7 @@ REWRITE_KEYS = ("pages", "words", "records", "drops", "pages_without_records", "
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.timeout(600)   # 49 s alone; >240 s beside a 2-thread training run (a hang still fails)
+@pytest.mark.timeout(600)   # generous (a training run beside it slows it down); a hang still fails
 def test_rewrite_same_records(tmp_path, sample_dump, ray_cluster):
     """Every default format on 5 pages; blocks of 2 pages over 2 actors, so pages cross actors
     and the driver's multiple_choice must still see them in page order. Then a resume: a run
