@@ -86,6 +86,7 @@ class Comparison:
     def to_dict(self) -> dict:
         return {"f1_diff": self.last.value, "f1_diff_low": self.last.low,
                 "f1_diff_high": self.last.high, "n_questions": self.last.n,
+                "f1_diff_detectable_80": self.last.detectable,
                 "f1_diff_equal_energy": self.equal_energy.value,
                 "f1_diff_equal_energy_low": self.equal_energy.low,
                 "f1_diff_equal_energy_high": self.equal_energy.high,
@@ -164,12 +165,21 @@ def _ci(iv: Interval, unit: str = " F1") -> str:
     return f"{iv.value:+.1f}{unit} [{iv.low:+.1f}, {iv.high:+.1f}]"
 
 
+def _power(iv: Interval) -> str:
+    """What a null result can rule out: the smallest difference these questions detect."""
+    if iv.detectable is None:
+        return ""
+    return (f"; these questions detect a difference of {iv.detectable:.1f}+ F1 "
+            f"80% of the time")
+
+
 def verdict(comparisons: list[Comparison], seeds: list[int]) -> str:
     """One sentence that claims only what the 95% intervals support.
 
     A difference is called a win or a loss only when its interval excludes 0; otherwise it is
-    "no measurable difference" / "no measurable effect". An energy ratio is mentioned only when
-    its interval lies wholly below or above 1.
+    "no measurable difference" / "no measurable effect", with the smallest difference the
+    questions would detect (80% power), so a reader sees what the null rules out. An energy
+    ratio is mentioned only when its interval lies wholly below or above 1.
     """
     clauses = []
     for c in comparisons:
@@ -181,7 +191,7 @@ def verdict(comparisons: list[Comparison], seeds: list[int]) -> str:
                 text = (f"{c.a} scores below {c.b} by {-iv.value:.1f} F1 "
                         f"[{iv.low:+.1f}, {iv.high:+.1f}]")
             else:
-                text = f"{c.a} and {c.b} show no measurable difference ({_ci(iv)})"
+                text = f"{c.a} and {c.b} show no measurable difference ({_ci(iv)}{_power(iv)})"
             r = c.energy_ratio
             if not r.unreached and r.high < 1:
                 text += (f", and {c.a} reaches the target F1 with {r.value:.2f}x "
@@ -195,7 +205,8 @@ def verdict(comparisons: list[Comparison], seeds: list[int]) -> str:
             elif iv.high < 0:
                 text = f"{c.removes} hurts ({c.a} vs {c.b}: {_ci(iv)})"
             else:
-                text = f"{c.removes} shows no measurable effect ({c.a} vs {c.b}: {_ci(iv)})"
+                text = (f"{c.removes} shows no measurable effect ({c.a} vs {c.b}: {_ci(iv)}"
+                        f"{_power(iv)})")
         clauses.append(text)
     if not clauses:
         return "No curated curriculum or ablation to compare in this experiment."

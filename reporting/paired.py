@@ -11,6 +11,12 @@ replacement (the same draw for both sides: paired) and, independently for each s
 with replacement; a side's figure is the mean over its drawn seeds. With one seed per side this
 is the ordinary paired bootstrap over questions. Percentile intervals; numpy's seeded Generator.
 
+Smallest detectable difference: (z_0.975 + z_0.80) x the bootstrap standard error of the
+difference, i.e. the true difference a paired comparison of this many questions (and seeds) would
+find with 95% intervals excluding 0 in 80% of repeats (the usual power calculation, e.g. Cohen
+1988; the normal approximation). A difference under it can be "no measurable difference" whether
+or not it is real.
+
 Energy to target: along a curve (0 J, base F1) -> each checkpoint (cumulative training J, F1),
 the energy where F1 first reaches the target, interpolated linearly between the two checkpoints
 around the crossing (not the first checkpoint past it); +inf when the curve never reaches it.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -50,6 +57,7 @@ class Interval:
     n: int
     seeds: tuple[int, int]
     unreached: float = 0.0     # energy ratios: share of replicates where a side missed the target
+    detectable: float | None = None   # F1 differences: the smallest one detectable (80% power)
 
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
@@ -59,7 +67,13 @@ class Interval:
                "n_questions": self.n, "seeds": list(self.seeds)}
         if self.unreached:
             out["unreached_share"] = self.unreached
+        if self.detectable is not None:
+            out["detectable_80"] = self.detectable
         return out
+
+
+# z-scores of a two-sided 95% test and of 80% power
+_Z_95, _Z_POWER_80 = NormalDist().inv_cdf(0.975), NormalDist().inv_cdf(0.80)
 
 
 def _finite(x: float):
@@ -167,8 +181,9 @@ class Bootstrap:
         q, sa, sb = self._draws(len(ids), len(a), len(b))
         diffs = self._side(pa, q, sa) - self._side(pb, q, sb)
         low, high = np.percentile(diffs, [2.5, 97.5])
+        detectable = (_Z_95 + _Z_POWER_80) * float(diffs.std(ddof=1))
         return Interval(float(pa.mean() - pb.mean()), float(low), float(high), len(ids),
-                        (len(a), len(b)))
+                        (len(a), len(b)), detectable=detectable)
 
     def energy_ratio(self, a: list[Run], b: list[Run], base: dict[str, float],
                      target_f1: float | None, baselines: list[list[Run]]) -> Interval:

@@ -97,3 +97,29 @@ def test_verdict_wording_for_win_tie_and_loss():
     assert "beats" not in verdict([tie_baseline], [0])
     helps = comparison("curated", "curated_shuffled", 30, "ablation", "the order")
     assert verdict([helps], [0]).startswith("The order helps")
+
+
+def test_smallest_detectable_difference_follows_the_power_calculation():
+    """2.80 standard errors of the paired difference, shrinking as 1/sqrt(questions)."""
+    many = [f"q{i:05d}" for i in range(3200)]
+    boot = Bootstrap(2000, 0)
+    sizes = {}
+    for n in (200, 800, 3200):
+        ids = many[:n]
+        a, b = [run([noisy(0, 11, ids)])], [run([noisy(0, 12, ids)])]
+        iv = boot.f1_difference(a, b)
+        diffs = np.array([a[0].scores[0][q] - b[0].scores[0][q] for q in ids])
+        analytic = 2.8016 * diffs.std(ddof=1) / np.sqrt(n)   # z_0.975 + z_0.80 = 2.8016
+        assert iv.detectable == pytest.approx(analytic, rel=0.1)
+        sizes[n] = iv.detectable
+    assert sizes[800] == pytest.approx(sizes[200] / 2, rel=0.15)
+    assert sizes[3200] == pytest.approx(sizes[800] / 2, rel=0.15)
+    assert "detectable_80" in iv.to_dict()
+
+
+def test_verdict_says_what_a_null_result_rules_out():
+    tie = comparison("curated", "raw", 0, seed=5)
+    text = verdict([tie], [0])
+    assert f"detect a difference of {tie.last.detectable:.1f}+ F1 80% of the time" in text
+    win = comparison("curated", "synthetic_all", 30)
+    assert "detect a difference" not in verdict([win], [0])   # a measured win needs no caveat
