@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from joule.config import (
     PROJECT_ROOT,
@@ -236,3 +237,16 @@ def test_derived_keys_follow_an_override_under_params(tmp_path):
     # a derived key the params file itself set to something else keeps its value
     path.write_text(to_yaml(compose(["eval.predictions_dir=/mine"])))
     assert load_params(path, ["data_dir=/x"]).eval.predictions_dir == "/mine"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (PROJECT_ROOT / "conf" / "experiment")
+                                        .glob("*.yaml")))
+def test_every_shipped_experiment_composes_with_its_runs(name):
+    """`dvc exp run -S experiment=<name>` must compose: every curriculum x seed is a run."""
+    cfg = compose([f"experiment={name}"])
+    assert cfg.experiment.name == name
+    runs = OmegaConf.to_container(cfg, resolve=True)["runs"]
+    assert len(runs) == len(cfg.curricula) * len(cfg.experiment.seeds)
+    if name == "full":   # the larger budget, every question at every checkpoint
+        assert cfg.experiment.token_budget > compose().experiment.token_budget
+        assert cfg.eval.max_questions is None
