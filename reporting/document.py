@@ -19,6 +19,7 @@ from joule.energy import ESTIMATE_FORMULA, FLOPS_FORMULA, cpu_model_name
 from reporting.carbon import GridIntensity
 from reporting.evidence import Evidence
 from reporting.figures import Figures, Metrics, kj
+from reporting.paired import DETECTABLE_Z
 from reporting.plots import energy_by_stage, f1_curves, seed_curves
 
 TABLE_HEADER = ["curriculum", "tokens", "training FLOPs", "training energy (kJ)",
@@ -162,8 +163,8 @@ def _ratio(iv) -> str:
     return text
 
 
-def _detectable(iv) -> str:
-    return "-" if iv.detectable is None else f"{iv.detectable:.1f}"
+def _num_or_dash(x) -> str:
+    return "-" if x is None else f"{x:.1f}"
 
 
 def comparison_rows(evidence: Evidence) -> list[list[str]]:
@@ -171,7 +172,7 @@ def comparison_rows(evidence: Evidence) -> list[list[str]]:
     for c in evidence.comparisons:
         what = "vs best baseline" if c.kind == "baseline" else f"ablation: {c.removes}"
         rows.append([f"{c.a} - {c.b}", what,
-                     _ci(c.last.value, c.last.low, c.last.high), _detectable(c.last),
+                     _ci(c.last.value, c.last.low, c.last.high), _num_or_dash(c.last.detectable),
                      str(c.last.n),
                      f"{_ci(c.equal_energy.value, c.equal_energy.low, c.equal_energy.high)} "
                      f"at {kj(c.at_j)} kJ", str(c.equal_energy.n), _ratio(c.energy_ratio),
@@ -261,9 +262,10 @@ def build_document(cfg: DictConfig, metrics: Metrics, figures: Figures, curricul
               "the most both sides spent, F1 interpolated between checkpoints. Energy to target: "
               "interpolated where the curve crosses the target F1, not the first checkpoint "
               "past it. An interval that contains 0 (or 1 for ratios) is no measurable effect. "
-              "Smallest detectable difference: 2.80 x the resamples' standard deviation, the "
-              "true difference these questions and seeds would show as measurable (interval "
-              "excluding 0) 80% of the time; a smaller one may be real and still unmeasured."),
+              f"Smallest detectable difference: {DETECTABLE_Z:.2f} x the resamples' standard "
+              "deviation, the true difference these questions and seeds would show as "
+              "measurable (interval excluding 0) 80% of the time; a smaller one may be real and "
+              "still unmeasured."),
         ("h2", "Every joule spent"),
         ("ul", whole_cost(metrics, grid)),
         ("h2", "Synthesis payback"),
@@ -336,10 +338,6 @@ def summary(figures: Figures, metrics: Metrics, evidence: Evidence,
     for c in evidence.comparisons:
         out["paired"].setdefault(c.a, {})[f"vs_{c.b}"] = c.to_dict()
     return out
-
-
-def _num_or_dash(x) -> str:
-    return "-" if x is None else f"{x:.1f}"
 
 
 def readme_block(report: dict) -> str:

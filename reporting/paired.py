@@ -72,8 +72,8 @@ class Interval:
         return out
 
 
-# z-scores of a two-sided 95% test and of 80% power
-_Z_95, _Z_POWER_80 = NormalDist().inv_cdf(0.975), NormalDist().inv_cdf(0.80)
+# Standard errors in the smallest detectable difference: z of a two-sided 95% test + z of 80% power
+DETECTABLE_Z = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.80)
 
 
 def _finite(x: float):
@@ -181,7 +181,7 @@ class Bootstrap:
         q, sa, sb = self._draws(len(ids), len(a), len(b))
         diffs = self._side(pa, q, sa) - self._side(pb, q, sb)
         low, high = np.percentile(diffs, [2.5, 97.5])
-        detectable = (_Z_95 + _Z_POWER_80) * float(diffs.std(ddof=1))
+        detectable = DETECTABLE_Z * float(diffs.std(ddof=1))
         return Interval(float(pa.mean() - pb.mean()), float(low), float(high), len(ids),
                         (len(a), len(b)), detectable=detectable)
 
